@@ -4,5 +4,5 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export TURBO_TELEMETRY_DISABLED=1
 export PATH="$root/.tools/node_modules/.bin:$PATH"
-cd "$root"
+# Keeps the caller's working directory: package scripts and tools run where they are called.
 exec "$@"

@@ -1,0 +1,68 @@
+/** Istio host names: short-name expansion, wildcard matching, specificity (§0.3 of the reference). */
+import type { MeshConfig } from '../mesh.js';
+
+/**
+ * Expands a host written in a resource of namespace `ns`: a name without a dot becomes
+ * `<name>.<ns>.svc.<domain>`; names with a dot, `*` and IPs are used verbatim
+ * (pkg/config/host: ResolveToFQDN / model.ResolveShortnameToFQDN).
+ */
+export function resolveShortName(host: string, ns: string, mesh: Pick<MeshConfig, 'domainSuffix'>): string {
+  const h = host.toLowerCase();
+  if (h === '*' || h.includes('.') || h.includes(':')) return h;
+  if (/^\d+$/.test(h)) return h;
+  return `${h}.${ns}.svc.${mesh.domainSuffix}`;
+}
+
+export function isWildcard(host: string): boolean {
+  return host.startsWith('*');
+}
+
+/** Does the pattern (`*.example.com`, `*`, or an exact name) match the concrete host? */
+export function hostMatches(pattern: string, host: string): boolean {
+  if (pattern === '*') return true;
+  if (pattern.startsWith('*')) return host.endsWith(pattern.slice(1)) && host.length > pattern.length - 1;
+  return pattern === host;
+}
+
+/** Do two host patterns overlap (either may be a wildcard)? (host.Name.Matches) */
+export function hostsOverlap(a: string, b: string): boolean {
+  if (a === b) return true;
+  if (isWildcard(a) && hostMatches(a, isWildcard(b) ? b.slice(1) : b)) return true;
+  if (isWildcard(b) && hostMatches(b, isWildcard(a) ? a.slice(1) : a)) return true;
+  if (isWildcard(a) && isWildcard(b)) return a.endsWith(b.slice(1)) || b.endsWith(a.slice(1));
+  return false;
+}
+
+/**
+ * Orders candidate patterns for a host: exact first, then longer (more specific) wildcards.
+ * Returns the best pattern among `patterns` that matches `host`, or undefined.
+ */
+export function mostSpecificMatch(patterns: Iterable<string>, host: string): string | undefined {
+  let best: string | undefined;
+  for (const p of patterns) {
+    if (!hostMatches(p, host)) continue;
+    if (p === host) return p;
+    if (best === undefined || p.length > best.length) best = p;
+  }
+  return best;
+}
+
+/** Lower-cases, strips `:port` and a trailing dot from a Host header or URL host. */
+export function normalizeRequestHost(hostHeader: string): { host: string; port?: number | undefined } {
+  let h = hostHeader.trim().toLowerCase();
+  let port: number | undefined;
+  if (h.startsWith('[')) {
+    const end = h.indexOf(']');
+    const rest = h.slice(end + 1);
+    if (rest.startsWith(':')) port = Number(rest.slice(1));
+    h = h.slice(0, end + 1);
+  } else {
+    const colon = h.lastIndexOf(':');
+    if (colon >= 0 && h.indexOf(':') === colon) {
+      port = Number(h.slice(colon + 1));
+      h = h.slice(0, colon);
+    }
+  }
+  if (h.endsWith('.')) h = h.slice(0, -1);
+  return { host: h, port: port !== undefined && Number.isInteger(port) ? port : undefined };
+}

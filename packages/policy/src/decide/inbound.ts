@@ -1,0 +1,132 @@
+/**
+ * The inbound decision: what a server does with a request — effective mTLS mode on the
+ * port, whether the connection is accepted, the JWT rules that apply, and the
+ * authorization result (CUSTOM, DENY, ALLOW; AUDIT and dry-run recorded) (reference §4–§6).
+ */
+import type { Snapshot } from '../compile/snapshot.js';
+import { mtlsModeForPort, type CompiledAuthzPolicy, type InboundAttributes, type JwtRuleRef, type MtlsMode } from '../compile/security.js';
+import { normalizePath, splitPathQuery } from './path.js';
+
+export interface InboundRequest {
+  /** Workload (container) port. */
+  port: number;
+  /** mTLS peer principal without `spiffe://`; undefined = plaintext. */
+  principal?: string | undefined;
+  sourceIp?: string | undefined;
+  destinationIp?: string | undefined;
+  method: string;
+  /** Raw request target (path and query); normalised here. */
+  target: string;
+  /** Host header as sent (defaults to headers.host). */
+  host?: string | undefined;
+  headers: Readonly<Record<string, string>>;
+  sni?: string | undefined;
+  /** Claims of a token already verified; used only when a JWT rule of the workload accepts its `iss`. */
+  jwtClaims?: Record<string, unknown> | undefined;
+  /** X-Forwarded-For hops to trust for `remote.ip` (meshConfig numTrustedProxies). */
+  numTrustedProxies?: number | undefined;
+}
+
+export interface InboundDecision {
+  mtls: MtlsMode;
+  connection: 'accepted' | 'rejected';
+  decision: 'ALLOW' | 'DENY';
+  /** The policy that decided, null for default allow / default deny. */
+  policy: CompiledAuthzPolicy | null;
+  rule: number | null;
+  /** Dry-run policies whose enforcement would change the decision. */
+  dryRun: CompiledAuthzPolicy[];
+  /** AUDIT policies whose rules matched. */
+  audit: CompiledAuthzPolicy[];
+  /** CUSTOM policies that apply (not supported in-process yet). */
+  custom: CompiledAuthzPolicy[];
+  /** JWT rules that apply to the workload. */
+  jwtRules: JwtRuleRef[];
+  /** `iss/sub` when the claims were accepted. */
+  requestPrincipal: string | null;
+  /** Normalised path authorization saw. */
+  path: string;
+  notes: string[];
+}
+
+export function inboundAttributes(snap: Snapshot, req: InboundRequest): { attrs: InboundAttributes; requestPrincipal: string | null; notes: string[] } {
+  const notes: string[] = [];
+  const { path } = splitPathQuery(req.target);
+  let requestPrincipal: string | null = null;
+  let claims: Record<string, unknown> | undefined;
+  if (req.jwtClaims) {
+    const iss = req.jwtClaims.iss;
+    const accepted = typeof iss === 'string' && snap.inbound.jwtRules.some((j) => j.rule?.issuer === iss);
+    if (accepted) {
+      claims = req.jwtClaims;
+      requestPrincipal = `${iss}/${String(req.jwtClaims.sub ?? '')}`;
+    } else {
+      notes.push(`JWT claims ignored: no RequestAuthentication rule of this workload accepts issuer ${JSON.stringify(iss)}`);
+    }
+  }
+  let remoteIp = req.sourceIp;
+  const xff = req.headers['x-forwarded-for'];
+  const trusted = req.numTrustedProxies ?? 0;
+  if (xff && trusted > 0) {
+    const hops = xff.split(',').map((s) => s.trim()).filter(Boolean);
+    const idx = hops.length - trusted;
+    if (idx >= 0 && hops[idx]) remoteIp = hops[idx];
+  }
+  return {
+    attrs: {
+      principal: req.principal,
+      sourceIp: req.sourceIp,
+      remoteIp,
+      destinationIp: req.destinationIp,
+      port: req.port,
+      method: req.method,
+      path: normalizePath(path, snap.mesh.pathNormalization),
+      host: req.host ?? req.headers.host ?? '',
+      headers: req.headers,
+      sni: req.sni,
+      requestPrincipal: requestPrincipal ?? undefined,
+      claims,
+    },
+    requestPrincipal,
+    notes,
+  };
+}
+
+interface Verdict { decision: 'ALLOW' | 'DENY'; policy: CompiledAuthzPolicy | null; rule: number | null }
+
+function firstMatch(policies: readonly CompiledAuthzPolicy[], a: InboundAttributes): { policy: CompiledAuthzPolicy; rule: number } | null {
+  for (const p of policies) {
+    for (let i = 0; i < p.rules.length; i++) if (p.rules[i]!(a)) return { policy: p, rule: i };
+  }
+  return null;
+}
+
+/** DENY first, then ALLOW; no enforced ALLOW policy means allow (builder.go: build). */
+export function authorize(policies: readonly CompiledAuthzPolicy[], a: InboundAttributes): Verdict {
+  const deny = firstMatch(policies.filter((p) => p.action === 'DENY'), a);
+  if (deny) return { decision: 'DENY', policy: deny.policy, rule: deny.rule };
+  const allows = policies.filter((p) => p.action === 'ALLOW');
+  if (allows.length === 0) return { decision: 'ALLOW', policy: null, rule: null };
+  const allow = firstMatch(allows, a);
+  return allow ? { decision: 'ALLOW', policy: allow.policy, rule: allow.rule } : { decision: 'DENY', policy: null, rule: null };
+}
+
+/** Decides an inbound request. */
+export function decideInbound(snap: Snapshot, req: InboundRequest): InboundDecision {
+  const mtls = mtlsModeForPort(snap.inbound.peerAuthentication, req.port);
+  const { attrs, requestPrincipal, notes } = inboundAttributes(snap, req);
+  const all = snap.inbound.authorization;
+  const custom = all.filter((p) => p.action === 'CUSTOM' && !p.dryRun);
+  const base = { mtls, jwtRules: snap.inbound.jwtRules, requestPrincipal, path: attrs.path, custom, notes };
+  const isTls = req.principal !== undefined;
+  if ((mtls === 'STRICT' && !isTls) || (mtls === 'DISABLE' && isTls)) {
+    notes.push(mtls === 'STRICT' ? 'plaintext connection to a STRICT port: closed before any HTTP exchange' : 'mTLS connection to a DISABLE port: the handshake fails');
+    return { ...base, connection: 'rejected', decision: 'DENY', policy: null, rule: null, dryRun: [], audit: [] };
+  }
+  if (custom.length > 0) notes.push(`CUSTOM authorization (${custom.map((p) => p.id).join(', ')}) is not supported in-process yet: not evaluated`);
+  const enforced = all.filter((p) => !p.dryRun);
+  const verdict = authorize(enforced, attrs);
+  const dryRun = all.filter((p) => p.dryRun && (p.action === 'ALLOW' || p.action === 'DENY') && authorize([...enforced, { ...p, dryRun: false }], attrs).decision !== verdict.decision);
+  const audit = enforced.filter((p) => p.action === 'AUDIT' && p.rules.some((r) => r(attrs)));
+  return { ...base, connection: 'accepted', ...verdict, dryRun, audit };
+}

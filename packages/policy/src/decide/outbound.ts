@@ -1,0 +1,291 @@
+/**
+ * The outbound decision: what a client's request does, as a pure function of
+ * (snapshot, request). The data plane runs this on every request; `meshwork explain
+ * outbound` prints it.
+ */
+import type { Snapshot } from '../compile/snapshot.js';
+import { resolveDestinationService, resolveService } from '../compile/snapshot.js';
+import type { MeshService } from '../compile/registry.js';
+import { normalizeRequestHost } from '../compile/hosts.js';
+import { DEFAULT_RETRY_ON, hasRoutesForPort, type CompiledMatch, type CompiledRule, type CompiledVirtualService, type FaultPolicy, type HeaderOps, type RetryPolicy } from '../compile/virtual-service.js';
+import { resolveTrafficPolicy, type EffectiveDestinationRule } from '../compile/destination-rule.js';
+import { normalizePath, parseQuery, splitPathQuery } from './path.js';
+import { parseDuration } from '../util/duration.js';
+
+export interface OutboundRequest {
+  method: string;
+  scheme: 'http' | 'https';
+  /** Host header / :authority as sent (may carry `:port`). */
+  authority: string;
+  /** The port the request is sent to. */
+  port: number;
+  /** Request target: path plus optional `?query`. */
+  target: string;
+  /** Header names lower-case. */
+  headers: Readonly<Record<string, string>>;
+}
+
+export interface RouteDestination {
+  host: string;
+  subset: string | null;
+  port: number;
+  weight: number;
+  /** The service the host names, when it is in the registry. */
+  service?: MeshService | undefined;
+  /** Subset named but not defined by the DestinationRule that applies: 503 NC. */
+  missing?: 'host' | 'subset' | undefined;
+  headers?: HeaderOps | undefined;
+}
+
+export type OutboundAction = 'route' | 'redirect' | 'directResponse' | 'noRoute' | 'passthrough' | 'blocked';
+
+export interface OutboundDecision {
+  host: string;
+  service: MeshService | undefined;
+  virtualService: CompiledVirtualService | null;
+  rule: CompiledRule | null;
+  /** Which `match` entry matched (index), or null for a rule without match / default route. */
+  matchIndex: number | null;
+  action: OutboundAction;
+  destinations: RouteDestination[];
+  timeoutMs: number | null;
+  retries: RetryPolicy | null;
+  fault: FaultPolicy | null;
+  mirrors: { host: string; subset: string | null; port: number; percent: number }[];
+  redirect: { status: number; location: string } | null;
+  directResponse: { status: number; body: string | null } | null;
+  /** Request path after any rewrite (and the authority to send). */
+  rewrite: { path: string; authority: string } | null;
+  headers: HeaderOps | null;
+  /** Human notes for explain (why a default route, 503 NC causes, ...). */
+  notes: string[];
+}
+
+/** The default retry policy (retry.go: DefaultPolicy), or the mesh's defaultHttpRetryPolicy. */
+export function defaultRetryPolicy(snap: Snapshot): RetryPolicy | null {
+  const d = snap.mesh.defaultHttpRetryPolicy;
+  if (d) {
+    const attempts = Number(d.attempts ?? 0);
+    if (!(attempts > 0)) return null;
+    return { attempts, perTryTimeoutMs: d.perTryTimeout ? (parseDuration(d.perTryTimeout) ?? null) : null, retryOn: d.retryOn || DEFAULT_RETRY_ON, retryRemoteLocalities: false, backoffMs: 25 };
+  }
+  return { attempts: 2, perTryTimeoutMs: null, retryOn: DEFAULT_RETRY_ON, retryRemoteLocalities: false, backoffMs: 25 };
+}
+
+function matchHeader(headers: Readonly<Record<string, string>>, name: string, m: { present: boolean; test: (v: string) => boolean }): boolean {
+  const v = headers[name];
+  if (v === undefined) return false;
+  return m.present || m.test(v);
+}
+
+function matchOne(m: CompiledMatch, req: OutboundRequest, path: string, query: Map<string, string> | undefined, getQuery: () => Map<string, string>): boolean {
+  if (m.port !== undefined && m.port !== req.port) return false;
+  if (m.uri && !m.uri.test(path)) return false;
+  if (m.scheme && !m.scheme.test(req.scheme)) return false;
+  if (m.method && !m.method.test(req.method)) return false;
+  if (m.authority && !m.authority.test(req.authority)) return false;
+  for (const [name, sm] of m.headers) if (!matchHeader(req.headers, name, sm)) return false;
+  for (const [name, sm] of m.withoutHeaders) {
+    const v = req.headers[name];
+    // route.go: without a present-match, a missing header counts as empty.
+    if (sm.present ? v !== undefined : sm.test(v ?? '')) return false;
+  }
+  if (m.queryParams.length > 0) {
+    const q = query ?? getQuery();
+    for (const [name, sm] of m.queryParams) {
+      const v = q.get(name);
+      if (v === undefined || (!sm.present && !sm.test(v))) return false;
+    }
+  }
+  return true;
+}
+
+/** Finds the first rule (and match entry) that matches: first match wins, no fall-through. */
+export function matchRoute(vs: CompiledVirtualService, req: OutboundRequest, path: string, query: string): { rule: CompiledRule; matchIndex: number | null } | null {
+  let parsed: Map<string, string> | undefined;
+  const getQuery = () => (parsed ??= parseQuery(query));
+  for (const rule of vs.rules) {
+    if (rule.matches === null) return { rule, matchIndex: null };
+    for (let i = 0; i < rule.matches.length; i++) {
+      if (matchOne(rule.matches[i]!, req, path, parsed, getQuery)) return { rule, matchIndex: i };
+    }
+  }
+  return null;
+}
+
+/** Decides an outbound request. */
+export function decideOutbound(snap: Snapshot, req: OutboundRequest): OutboundDecision {
+  const { host } = normalizeRequestHost(req.authority);
+  const { path: rawPath, query } = splitPathQuery(req.target);
+  const path = normalizePath(rawPath, snap.mesh.pathNormalization);
+  const notes: string[] = [];
+  let service = resolveService(snap, host);
+  // Route tables are per port: a service that does not expose the port has no virtual host
+  // there, and the request falls to the catch-all (httproute.go: BuildSidecarOutboundVirtualHosts).
+  if (service && service.ports.length > 0 && !service.ports.some((p) => p.number === req.port)) {
+    notes.push(`${service.hostname} does not expose port ${req.port}: no route table for it on this port`);
+    service = undefined;
+  }
+  let vs: CompiledVirtualService | null = null;
+  if (service) vs = snap.vsByService.get(service.hostname) ?? null;
+  else if (req.port === 80) vs = snap.vsOnlyHosts.get(host) ?? null;
+
+  const base = (action: OutboundAction, h: string): OutboundDecision => ({
+    host: h, service, virtualService: null, rule: null, matchIndex: null, action, destinations: [], timeoutMs: null, retries: null,
+    fault: null, mirrors: [], redirect: null, directResponse: null, rewrite: null, headers: null, notes,
+  });
+
+  if (!service && !vs) {
+    const blocked = snap.outboundTrafficPolicy === 'REGISTRY_ONLY';
+    notes.push(blocked ? `${host} is not in the registry and the outbound policy is REGISTRY_ONLY: 502 (BlackHoleCluster)` : `${host} is not in the registry: passed through as-is (ALLOW_ANY, PassthroughCluster), no retries, no timeout`);
+    return base(blocked ? 'blocked' : 'passthrough', host);
+  }
+
+  if (vs && !hasRoutesForPort(vs, req.port)) {
+    notes.push(`VirtualService ${vs.id} has no rule for port ${req.port} for this workload: the default route applies`);
+    vs = null;
+  }
+
+  if (!vs) {
+    // Default route for a registry service (route.go: BuildDefaultHTTPOutboundRoute).
+    const d = base('route', service!.hostname);
+    d.destinations = [destination(snap, service!.hostname, undefined, undefined, req.port, 100, undefined, notes)];
+    d.retries = defaultRetryPolicy(snap);
+    return d;
+  }
+
+  const hostName = service?.hostname ?? host;
+  const matched = matchRoute(vs, req, path, query);
+  if (!matched) {
+    const d = base('noRoute', hostName);
+    d.virtualService = vs;
+    notes.push(`no rule of VirtualService ${vs.id} matches: 404 (NR)`);
+    return d;
+  }
+  const { rule, matchIndex } = matched;
+  const d = base(rule.action, hostName);
+  d.virtualService = vs;
+  d.rule = rule;
+  d.matchIndex = matchIndex;
+  d.headers = rule.headers ?? null;
+
+  if (rule.action === 'redirect') {
+    d.redirect = { status: rule.redirect!.status, location: redirectLocation(rule, req, path, query, matchIndex) };
+    return d;
+  }
+  if (rule.action === 'directResponse') {
+    d.directResponse = { status: rule.directResponse!.status, body: rule.directResponse!.body };
+    return d;
+  }
+
+  // Weighted destinations: one destination gets 100 % whatever its weight; among several a
+  // 0 or missing weight gets nothing (reference §1.6).
+  const dests = rule.destinations;
+  const total = dests.length === 1 ? 1 : dests.reduce((s, x) => s + (x.weight > 0 ? x.weight : 0), 0);
+  const shares = dests.length === 1 ? [100] : largestRemainder(dests.map((x) => (x.weight > 0 ? x.weight : 0)), total);
+  dests.forEach((x, i) => {
+    if (shares[i]! > 0) d.destinations.push(destination(snap, x.host, x.subset, x.port, req.port, shares[i]!, x.headers, notes));
+  });
+  d.timeoutMs = rule.timeoutMs;
+  d.retries = rule.retries === undefined ? defaultRetryPolicy(snap) : rule.retries;
+  d.fault = rule.fault;
+  d.mirrors = rule.mirrors.map((m) => ({ host: m.host, subset: m.subset ?? null, port: m.port ?? req.port, percent: m.percent }));
+  if (rule.rewrite) d.rewrite = rewritePath(rule, req, rawPath, path, query, matchIndex);
+  return d;
+}
+
+function destination(snap: Snapshot, host: string, subset: string | undefined, port: number | undefined, reqPort: number, weight: number, headers: HeaderOps | undefined, notes: string[]): RouteDestination {
+  const service = resolveDestinationService(snap, host);
+  const out: RouteDestination = { host, subset: subset ?? null, port: port ?? reqPort, weight, service, headers };
+  if (!service) {
+    out.missing = 'host';
+    notes.push(`destination ${host} is not a known service: requests to it get 503 (NC)`);
+  } else if (subset) {
+    const dr = snap.destinationRules.lookup(service.hostname, service.namespace);
+    if (!dr || !dr.subsets.some((s) => s.name === subset)) {
+      out.missing = 'subset';
+      notes.push(`subset ${subset} of ${host} is not defined by ${dr ? `the DestinationRule that applies (${dr.ids.join(', ')})` : 'any DestinationRule visible to this workload'}: requests to it get 503 (NC)`);
+    }
+  }
+  return out;
+}
+
+/** The DestinationRule and merged traffic policy for a destination (reference §2.1–2.2). */
+export function destinationPolicy(snap: Snapshot, d: RouteDestination): { destinationRule: EffectiveDestinationRule | null; trafficPolicy: Record<string, unknown> } {
+  const dr = d.service ? snap.destinationRules.lookup(d.service.hostname, d.service.namespace) : null;
+  return { destinationRule: dr, trafficPolicy: resolveTrafficPolicy(dr, d.port, d.subset ?? undefined) };
+}
+
+/** Integer shares summing to 100 by the largest-remainder method. */
+export function largestRemainder(weights: number[], total: number): number[] {
+  if (total <= 0) return weights.map(() => 0);
+  const exact = weights.map((w) => (w * 100) / total);
+  const floor = exact.map(Math.floor);
+  let rest = 100 - floor.reduce((s, x) => s + x, 0);
+  const order = exact.map((x, i) => ({ i, r: x - Math.floor(x) })).filter((x) => weights[x.i]! > 0).sort((a, b) => b.r - a.r || a.i - b.i);
+  for (const { i } of order) {
+    if (rest <= 0) break;
+    floor[i]!++;
+    rest--;
+  }
+  return floor;
+}
+
+/** Picks a destination index by weight; `random` in [0, 1). */
+export function pickWeighted(destinations: readonly RouteDestination[], random: number): number {
+  let x = random * 100;
+  for (let i = 0; i < destinations.length; i++) {
+    x -= destinations[i]!.weight;
+    if (x < 0) return i;
+  }
+  return destinations.length - 1;
+}
+
+/** route.go: ApplyRedirect, as Envoy then writes the Location header. */
+function redirectLocation(rule: CompiledRule, req: OutboundRequest, path: string, query: string, matchIndex: number | null): string {
+  const r = rule.redirect!;
+  const scheme = r.scheme ?? req.scheme;
+  const { host: reqHostOnly } = normalizeRequestHost(req.authority);
+  let host = r.authority ?? stripPort(req.authority) ?? reqHostOnly;
+  let port: number | undefined;
+  if (r.port !== undefined) port = r.port;
+  else if (r.derivePort === 'FROM_REQUEST_PORT') port = req.port;
+  if (port !== undefined) {
+    const s = r.scheme ?? 'http'; // sidecars: an unset scheme counts as http for this check
+    if ((port === 80 && s === 'http') || (port === 443 && s === 'https')) port = undefined;
+  }
+  let newPath = path;
+  if (r.uri !== undefined) newPath = r.uri;
+  else if (r.prefixRewrite !== undefined) {
+    const m = matchIndex !== null ? rule.matches?.[matchIndex] : undefined;
+    const prefix = m?.uriPrefix ?? m?.uriExact ?? '/';
+    newPath = r.prefixRewrite + path.slice(prefix.length);
+  }
+  const q = query ? `?${query}` : '';
+  if (host.includes(':') && !host.startsWith('[')) host = host.slice(0, host.lastIndexOf(':'));
+  return `${scheme}://${host}${port !== undefined ? `:${port}` : ''}${newPath}${q}`;
+}
+
+function stripPort(authority: string): string | undefined {
+  if (!authority) return undefined;
+  if (authority.startsWith('[')) return authority.slice(0, authority.indexOf(']') + 1);
+  const i = authority.lastIndexOf(':');
+  return i >= 0 ? authority.slice(0, i) : authority;
+}
+
+function rewritePath(rule: CompiledRule, req: OutboundRequest, rawPath: string, path: string, query: string, matchIndex: number | null): { path: string; authority: string } {
+  const rw = rule.rewrite!;
+  let p = path;
+  if (rw.uri !== undefined) {
+    const m = matchIndex !== null ? rule.matches?.[matchIndex] : undefined;
+    // Envoy prefix_rewrite replaces the matched prefix; with an exact match the whole path,
+    // with no URI match the implicit prefix `/`.
+    const prefix = m?.uriExact ?? m?.uriPrefix ?? '/';
+    p = rw.uri + path.slice(prefix.length);
+  } else if (rw.uriRegex) {
+    p = rw.uriRegex.pattern.replaceAll(path, rw.uriRegex.rewrite);
+  }
+  void rawPath;
+  const authority = rw.authority ?? rule.headers?.authority ?? req.authority;
+  return { path: query ? `${p}?${query}` : p, authority };
+}
