@@ -62,3 +62,18 @@ describe('loader', () => {
     expect(r.resources[0]).toMatchObject({ group: 'security.istio.io', version: 'v1beta1', kind: 'PeerAuthentication', metadata: { namespace: 'default' } });
   });
 });
+
+describe('YAML as Go reads it', () => {
+  it('reads an IPv6 address ending in "::" inside a flow list as a string, as Kubernetes does', () => {
+    const r = loadText('apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: se}\nspec:\n  hosts: [a.example.com]\n  addresses: [1.2.3.4, 2001:db8::, "x:y"]\n  ports: [{number: 80, name: http, protocol: HTTP}]\n  labels: [k: v]\n');
+    expect(r.resources[0]!.spec.addresses).toEqual(['1.2.3.4', '2001:db8::', 'x:y']);
+    expect(r.resources[0]!.spec.labels).toEqual([{ k: 'v' }]);
+  });
+});
+
+it('refuses an anchor that contains itself', () => {
+  const r = loadText('apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: v}\nspec: &a {http: [*a]}\n', 'cycle.yaml');
+  expect(r.resources).toEqual([]);
+  expect(r.diagnostics).toHaveLength(1);
+  expect(r.diagnostics[0]!.message).toMatch(/anchor value contains itself/);
+});

@@ -3,9 +3,10 @@
  * every node, and with hostile input (huge files, alias bombs, deep nesting, binary junk)
  * turned into one clear error instead of a crash or a hang.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import { Document, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Node } from 'yaml';
+import { Document, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, Scalar, visit, type Node } from 'yaml';
 import type { Diagnostic } from '../diagnostics.js';
 import { formatPath, resourceKey, type PathSegment, type Resource, type SourceLocation } from './resource.js';
 
@@ -144,6 +145,7 @@ function loadBuffer(buf: Buffer, file: string, partial: Partial<LoadLimits>, sta
     }
     if (doc.contents === null) return; // empty document between `---` separators
     const start = pos(doc.contents.range?.[0] ?? 0);
+    readFlowColonsAsGo(doc, text);
     let data: unknown;
     try {
       data = doc.toJS({ maxAliasCount: limits.maxAliases });
@@ -158,11 +160,18 @@ function loadBuffer(buf: Buffer, file: string, partial: Partial<LoadLimits>, sta
       return;
     }
     if (data === null || data === undefined) return;
+    if (isCyclic(data)) {
+      // `spec: &a {http: [*a]}` builds a value that contains itself; Go's YAML reader refuses it.
+      diagnostics.push({ severity: 'error', code: 'yaml', file, ...start, message: 'error converting YAML to JSON: yaml: anchor value contains itself', fix: 'an alias may not refer to the node that contains it' });
+      return;
+    }
     if (typeof data !== 'object' || Array.isArray(data)) {
       diagnostics.push({ severity: 'error', code: 'yaml', file, ...start, message: `document ${index + 1} is a ${Array.isArray(data) ? 'list' : typeof data}, not a Kubernetes object`, fix: 'each document needs apiVersion, kind, metadata and spec' });
       return;
     }
-    const r = toResource(data as Record<string, unknown>, doc, file, start, pos, order);
+    const range = doc.range ?? [0, text.length];
+    const digest = createHash('sha1').update(text.slice(range[0], range[2] ?? range[1])).digest('base64url');
+    const r = toResource(data as Record<string, unknown>, doc, file, start, pos, order, digest);
     if ('error' in r) {
       diagnostics.push({ severity: 'error', code: 'load', file, ...start, message: r.error, fix: r.fix });
       return;
@@ -180,6 +189,7 @@ function toResource(
   start: { line: number; column: number },
   pos: (offset: number) => { line: number; column: number },
   order: number,
+  digest: string,
 ): Resource | { error: string; fix: string } {
   const apiVersion = raw.apiVersion;
   const kind = raw.kind;
@@ -220,8 +230,61 @@ function toResource(
     key: resourceKey(kind, namespace, name),
     source: { file, ...start },
     order,
+    digest,
     locate,
   };
+}
+
+/** True when a value reached through aliases contains itself (iterative, no recursion). */
+function isCyclic(root: unknown): boolean {
+  if (!root || typeof root !== 'object') return false;
+  const onPath = new Set<object>();
+  const stack: { node: object; children: unknown[]; i: number }[] = [];
+  const enter = (node: object) => {
+    onPath.add(node);
+    stack.push({ node, children: Array.isArray(node) ? node : Object.values(node), i: 0 });
+  };
+  enter(root);
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    if (top.i >= top.children.length) {
+      onPath.delete(top.node);
+      stack.pop();
+      continue;
+    }
+    const child = top.children[top.i++];
+    if (child && typeof child === 'object') {
+      if (onPath.has(child)) return true;
+      enter(child);
+    }
+  }
+  return false;
+}
+
+/**
+ * Go's YAML parser (which Kubernetes and Istio use) reads `[1.2.3.4, 2001:db8::]` as two
+ * strings; the YAML 1.2 spec, and so the `yaml` package, reads the second item as the
+ * one-pair map `{"2001:db8:": null}` because its last `:` is followed by `]`. Istio's own
+ * corpus has such IPv6 addresses, so a flow-sequence item that is a bare `key:` with no
+ * space and no value is read back as the plain string it was written as.
+ */
+function readFlowColonsAsGo(doc: Document.Parsed, text: string): void {
+  visit(doc, {
+    Seq(_, seq) {
+      if (!seq.flow) return;
+      seq.items.forEach((item, i) => {
+        if (!isMap(item) || item.items.length !== 1) return;
+        const pair = item.items[0]!;
+        const range = (item as Node).range;
+        if (!range || pair.value !== null && !(isScalar(pair.value) && pair.value.value === null && (pair.value as Node).range?.[0] === (pair.value as Node).range?.[1])) return;
+        const raw = text.slice(range[0], range[1]);
+        if (raw.startsWith('{') || /\s/.test(raw) || !raw.endsWith(':')) return;
+        const sc = new Scalar(raw);
+        sc.range = [range[0], range[1], range[2]];
+        seq.items[i] = sc;
+      });
+    },
+  });
 }
 
 /** Offset of the deepest node on `path` that exists: the key of a map entry, or a list item. */

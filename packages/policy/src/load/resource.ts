@@ -35,6 +35,11 @@ export interface Resource {
   source: SourceLocation;
   /** 0-based order of loading; ties in creation time fall back to it. */
   order: number;
+  /**
+   * Content digest of the document (sha1 of its source text, or of its JSON when built in
+   * code), computed once at load so snapshot versions never re-serialise specs.
+   */
+  digest: string;
   /** Finds the line and column of a field path such as `['spec','http',0,'route']`. */
   locate(path: readonly PathSegment[]): SourceLocation;
 }
