@@ -16,4 +16,8 @@ export * from './decide/path.js';
 export * from './decide/outbound.js';
 export * from './decide/inbound.js';
 export * from './decide/explain.js';
+export * from './validate/types.js';
+export * from './validate/index.js';
+export * from './analyze/index.js';
+export * from './analyze/run.js';
 export * from './compile/cluster-policy.js';

@@ -47,6 +47,20 @@ export function mostSpecificMatch(patterns: Iterable<string>, host: string): str
   return best;
 }
 
+/** The host part of an authority, lower-case, without `:port` or a trailing dot (hot path: no object). */
+export function hostOfAuthority(authority: string): string {
+  let end = authority.length;
+  if (authority.charCodeAt(0) === 91 /* [ */) {
+    end = authority.indexOf(']') + 1 || authority.length;
+  } else {
+    const c = authority.indexOf(':');
+    if (c >= 0 && authority.indexOf(':', c + 1) < 0) end = c;
+  }
+  if (end > 0 && authority.charCodeAt(end - 1) === 46 /* . */) end--;
+  const h = end === authority.length ? authority : authority.slice(0, end);
+  return h.toLowerCase();
+}
+
 /** Lower-cases, strips `:port` and a trailing dot from a Host header or URL host. */
 export function normalizeRequestHost(hostHeader: string): { host: string; port?: number | undefined } {
   let h = hostHeader.trim().toLowerCase();

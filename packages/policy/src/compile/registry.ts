@@ -70,6 +70,12 @@ function labelsOf(v: unknown): Record<string, string> {
   return out;
 }
 
+function numberMap(v: unknown): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (v && typeof v === 'object') for (const k in v as object) out[k] = Number((v as Record<string, unknown>)[k]);
+  return out;
+}
+
 function selects(selector: Record<string, string>, labels: Record<string, string>): boolean {
   for (const k in selector) if (labels[k] !== selector[k]) return false;
   return true;
@@ -84,10 +90,13 @@ export function buildRegistry(resources: readonly Resource[], mesh: MeshConfig):
   for (const r of resources) {
     if (r.kind === 'WorkloadEntry' && r.group === 'networking.istio.io') {
       const s = r.spec ?? {};
+      // Endpoint labels are the spec's labels only, not the resource's metadata labels
+      // (serviceentry/conversion.go: convertWorkloadEntryToWorkloadInstance).
+      const labels = labelsOf(s.labels);
       const ep: Endpoint = {
         address: String(s.address ?? ''),
-        ports: Object.fromEntries(Object.entries(s.ports ?? {}).map(([k, v]) => [k, Number(v)])),
-        labels: { ...r.metadata.labels, ...labelsOf(s.labels) },
+        ports: numberMap(s.ports),
+        labels,
         serviceAccount: s.serviceAccount,
         locality: s.locality,
         network: s.network,
@@ -95,9 +104,9 @@ export function buildRegistry(resources: readonly Resource[], mesh: MeshConfig):
         source: r.key,
       };
       workloads.push(ep);
-      const list = workloadsByNs.get(r.metadata.namespace) ?? [];
-      list.push(ep);
-      workloadsByNs.set(r.metadata.namespace, list);
+      const list = workloadsByNs.get(r.metadata.namespace);
+      if (list) list.push(ep);
+      else workloadsByNs.set(r.metadata.namespace, [ep]);
     }
   }
 
@@ -106,8 +115,8 @@ export function buildRegistry(resources: readonly Resource[], mesh: MeshConfig):
   const index = new Map<string, Endpoint[]>();
   for (const [ns, list] of workloadsByNs) {
     for (const ep of list) {
-      for (const [k, v] of Object.entries(ep.labels)) {
-        const key = `${ns}\u0000${k}\u0000${v}`;
+      for (const k in ep.labels) {
+        const key = `${ns}\u0000${k}\u0000${ep.labels[k]}`;
         const bucket = index.get(key);
         if (bucket) bucket.push(ep);
         else index.set(key, [ep]);

@@ -168,10 +168,10 @@ function sidecarEgress(sidecar: Resource | undefined): ((s: MeshService) => bool
 }
 
 function contentVersion(resources: readonly Resource[], w: WorkloadIdentity): string {
-  const h = createHash('sha256');
-  h.update(JSON.stringify([w.namespace, w.labels, w.serviceAccount ?? '']));
-  for (const r of resources) h.update(JSON.stringify([r.key, r.metadata.creationTimestamp ?? '', r.order, r.spec]));
-  return h.digest('hex').slice(0, 16);
+  // One update over a joined string: thousands of small update() calls cost more than the hash.
+  const parts: string[] = [JSON.stringify([w.namespace, w.labels, w.serviceAccount ?? ''])];
+  for (const r of resources) parts.push(`${r.key}\u0000${r.digest}\u0000${r.order}`);
+  return createHash('sha256').update(parts.join('\n')).digest('hex').slice(0, 16);
 }
 
 /**

@@ -6,10 +6,10 @@
 import type { Snapshot } from '../compile/snapshot.js';
 import { resolveDestinationService, resolveService } from '../compile/snapshot.js';
 import type { MeshService } from '../compile/registry.js';
-import { normalizeRequestHost } from '../compile/hosts.js';
+import { hostOfAuthority, normalizeRequestHost } from '../compile/hosts.js';
 import { DEFAULT_RETRY_ON, hasRoutesForPort, type CompiledMatch, type CompiledRule, type CompiledVirtualService, type FaultPolicy, type HeaderOps, type RetryPolicy } from '../compile/virtual-service.js';
 import { resolveTrafficPolicy, type EffectiveDestinationRule } from '../compile/destination-rule.js';
-import { normalizePath, parseQuery, splitPathQuery } from './path.js';
+import { findQueryParam, normalizePath, splitPathQuery } from './path.js';
 import { parseDuration } from '../util/duration.js';
 
 export interface OutboundRequest {
@@ -78,7 +78,7 @@ function matchHeader(headers: Readonly<Record<string, string>>, name: string, m:
   return m.present || m.test(v);
 }
 
-function matchOne(m: CompiledMatch, req: OutboundRequest, path: string, query: Map<string, string> | undefined, getQuery: () => Map<string, string>): boolean {
+function matchOne(m: CompiledMatch, req: OutboundRequest, path: string, query: string): boolean {
   if (m.port !== undefined && m.port !== req.port) return false;
   if (m.uri && !m.uri.test(path)) return false;
   if (m.scheme && !m.scheme.test(req.scheme)) return false;
@@ -91,9 +91,8 @@ function matchOne(m: CompiledMatch, req: OutboundRequest, path: string, query: M
     if (sm.present ? v !== undefined : sm.test(v ?? '')) return false;
   }
   if (m.queryParams.length > 0) {
-    const q = query ?? getQuery();
     for (const [name, sm] of m.queryParams) {
-      const v = q.get(name);
+      const v = findQueryParam(query, name);
       if (v === undefined || (!sm.present && !sm.test(v))) return false;
     }
   }
@@ -102,12 +101,10 @@ function matchOne(m: CompiledMatch, req: OutboundRequest, path: string, query: M
 
 /** Finds the first rule (and match entry) that matches: first match wins, no fall-through. */
 export function matchRoute(vs: CompiledVirtualService, req: OutboundRequest, path: string, query: string): { rule: CompiledRule; matchIndex: number | null } | null {
-  let parsed: Map<string, string> | undefined;
-  const getQuery = () => (parsed ??= parseQuery(query));
   for (const rule of vs.rules) {
     if (rule.matches === null) return { rule, matchIndex: null };
     for (let i = 0; i < rule.matches.length; i++) {
-      if (matchOne(rule.matches[i]!, req, path, parsed, getQuery)) return { rule, matchIndex: i };
+      if (matchOne(rule.matches[i]!, req, path, query)) return { rule, matchIndex: i };
     }
   }
   return null;
@@ -115,7 +112,7 @@ export function matchRoute(vs: CompiledVirtualService, req: OutboundRequest, pat
 
 /** Decides an outbound request. */
 export function decideOutbound(snap: Snapshot, req: OutboundRequest): OutboundDecision {
-  const { host } = normalizeRequestHost(req.authority);
+  const host = hostOfAuthority(req.authority);
   const { path: rawPath, query } = splitPathQuery(req.target);
   const path = normalizePath(rawPath, snap.mesh.pathNormalization);
   const notes: string[] = [];
@@ -130,10 +127,7 @@ export function decideOutbound(snap: Snapshot, req: OutboundRequest): OutboundDe
   if (service) vs = snap.vsByService.get(service.hostname) ?? null;
   else if (req.port === 80) vs = snap.vsOnlyHosts.get(host) ?? null;
 
-  const base = (action: OutboundAction, h: string): OutboundDecision => ({
-    host: h, service, virtualService: null, rule: null, matchIndex: null, action, destinations: [], timeoutMs: null, retries: null,
-    fault: null, mirrors: [], redirect: null, directResponse: null, rewrite: null, headers: null, notes,
-  });
+  const base = (action: OutboundAction, h: string): OutboundDecision => emptyDecision(action, h, service, notes);
 
   if (!service && !vs) {
     const blocked = snap.outboundTrafficPolicy === 'REGISTRY_ONLY';
@@ -149,8 +143,13 @@ export function decideOutbound(snap: Snapshot, req: OutboundRequest): OutboundDe
   if (!vs) {
     // Default route for a registry service (route.go: BuildDefaultHTTPOutboundRoute).
     const d = base('route', service!.hostname);
-    d.destinations = [destination(snap, service!.hostname, undefined, undefined, req.port, 100, undefined, notes)];
-    d.retries = defaultRetryPolicy(snap);
+    const r = resolved(snap, service!, req.port, () => {
+      const n: string[] = [];
+      return { destinations: [destination(snap, service!.hostname, undefined, undefined, req.port, 100, undefined, n)], mirrors: [], notes: n };
+    });
+    d.destinations = r.destinations;
+    if (r.notes.length) notes.push(...r.notes);
+    d.retries = defaultRetry(snap);
     return d;
   }
 
@@ -178,20 +177,67 @@ export function decideOutbound(snap: Snapshot, req: OutboundRequest): OutboundDe
     return d;
   }
 
+  const r = resolved(snap, rule, req.port, () => resolveRule(snap, rule, req.port));
+  d.destinations = r.destinations;
+  d.mirrors = r.mirrors;
+  if (r.notes.length) notes.push(...r.notes);
+  d.timeoutMs = rule.timeoutMs;
+  d.retries = rule.retries === undefined ? defaultRetry(snap) : rule.retries;
+  d.fault = rule.fault;
+  if (rule.rewrite) d.rewrite = rewritePath(rule, req, rawPath, path, query, matchIndex);
+  return d;
+}
+
+const NONE: readonly never[] = Object.freeze([]);
+
+function emptyDecision(action: OutboundAction, host: string, service: MeshService | undefined, notes: string[]): OutboundDecision {
+  return {
+    host, service, virtualService: null, rule: null, matchIndex: null, action, destinations: NONE as unknown as RouteDestination[], timeoutMs: null, retries: null,
+    fault: null, mirrors: NONE as unknown as OutboundDecision['mirrors'], redirect: null, directResponse: null, rewrite: null, headers: null, notes,
+  };
+}
+
+interface ResolvedRoute {
+  destinations: RouteDestination[];
+  mirrors: OutboundDecision['mirrors'];
+  notes: string[];
+}
+
+/**
+ * Destinations depend only on the snapshot and the request port, so they are resolved once
+ * per (rule or service, port) and shared by every later decision (callers must not mutate
+ * them). The memo hangs off snapshot-owned objects and dies with the snapshot.
+ */
+const routeMemo = new WeakMap<object, Map<number, ResolvedRoute>>();
+function resolved(snap: Snapshot, key: object, port: number, build: () => ResolvedRoute): ResolvedRoute {
+  void snap;
+  let byPort = routeMemo.get(key);
+  if (!byPort) routeMemo.set(key, (byPort = new Map()));
+  let r = byPort.get(port);
+  if (!r) byPort.set(port, (r = build()));
+  return r;
+}
+
+function resolveRule(snap: Snapshot, rule: CompiledRule, port: number): ResolvedRoute {
+  const notes: string[] = [];
   // Weighted destinations: one destination gets 100 % whatever its weight; among several a
   // 0 or missing weight gets nothing (reference §1.6).
   const dests = rule.destinations;
   const total = dests.length === 1 ? 1 : dests.reduce((s, x) => s + (x.weight > 0 ? x.weight : 0), 0);
   const shares = dests.length === 1 ? [100] : largestRemainder(dests.map((x) => (x.weight > 0 ? x.weight : 0)), total);
+  const destinations: RouteDestination[] = [];
   dests.forEach((x, i) => {
-    if (shares[i]! > 0) d.destinations.push(destination(snap, x.host, x.subset, x.port, req.port, shares[i]!, x.headers, notes));
+    if (shares[i]! > 0) destinations.push(destination(snap, x.host, x.subset, x.port, port, shares[i]!, x.headers, notes));
   });
-  d.timeoutMs = rule.timeoutMs;
-  d.retries = rule.retries === undefined ? defaultRetryPolicy(snap) : rule.retries;
-  d.fault = rule.fault;
-  d.mirrors = rule.mirrors.map((m) => ({ host: m.host, subset: m.subset ?? null, port: m.port ?? req.port, percent: m.percent }));
-  if (rule.rewrite) d.rewrite = rewritePath(rule, req, rawPath, path, query, matchIndex);
-  return d;
+  const mirrors = rule.mirrors.map((m) => ({ host: m.host, subset: m.subset ?? null, port: m.port ?? port, percent: m.percent }));
+  return { destinations, mirrors, notes };
+}
+
+const defaultRetryMemo = new WeakMap<Snapshot, RetryPolicy | null>();
+function defaultRetry(snap: Snapshot): RetryPolicy | null {
+  let r = defaultRetryMemo.get(snap);
+  if (r === undefined) defaultRetryMemo.set(snap, (r = defaultRetryPolicy(snap)));
+  return r;
 }
 
 function destination(snap: Snapshot, host: string, subset: string | undefined, port: number | undefined, reqPort: number, weight: number, headers: HeaderOps | undefined, notes: string[]): RouteDestination {

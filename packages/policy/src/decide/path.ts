@@ -63,6 +63,11 @@ export function splitPathQuery(target: string): { path: string; query: string } 
 /** Normalises a path (no query) under the mesh's `pathNormalization`. */
 export function normalizePath(path: string, mode: MeshConfig['pathNormalization'] = 'BASE'): string {
   if (mode === 'NONE') return path;
+  // Fast path: nothing to canonicalise (no escapes, backslashes, dot segments or, when
+  // merging, double slashes) — the common case on the hot path.
+  if (path.indexOf('%') < 0 && path.indexOf('\\') < 0 && path.indexOf('/.') < 0 && path.charCodeAt(0) === 47 && (mode === 'BASE' || path.indexOf('//') < 0)) {
+    return path;
+  }
   const decode = mode === 'DECODE_AND_MERGE_SLASHES';
   let p = removeDotSegments(canonicalEscapes(path, decode));
   if (mode === 'MERGE_SLASHES' || decode) p = p.replace(/\/{2,}/g, '/');
@@ -81,6 +86,32 @@ export function parseQuery(query: string): Map<string, string> {
     if (!out.has(k)) out.set(k, v);
   }
   return out;
+}
+
+/**
+ * The first value of one query parameter, decoded, or undefined when absent (`?key` gives
+ * ''). Scans the raw query without building a map: the hot path looks up a handful of names.
+ */
+export function findQueryParam(query: string, name: string): string | undefined {
+  if (!query) return undefined;
+  let start = 0;
+  while (start <= query.length) {
+    let end = query.indexOf('&', start);
+    if (end < 0) end = query.length;
+    if (end > start) {
+      const eq = query.indexOf('=', start);
+      const keyEnd = eq >= 0 && eq < end ? eq : end;
+      const rawKey = query.slice(start, keyEnd);
+      const key = rawKey.indexOf('%') >= 0 ? safeDecode(rawKey) : rawKey;
+      if (key === name) {
+        if (keyEnd === end) return '';
+        const rawValue = query.slice(keyEnd + 1, end);
+        return rawValue.indexOf('%') >= 0 ? safeDecode(rawValue) : rawValue;
+      }
+    }
+    start = end + 1;
+  }
+  return undefined;
 }
 
 function safeDecode(s: string): string {

@@ -1,0 +1,72 @@
+/**
+ * Conformance over Istio's own YAML (../shared/conformance/istio, read in place):
+ * - every document of pkg/config/validation/testdata/crds/*-invalid.yaml is rejected with a
+ *   message containing its `_err` text (the wording users know from kubectl);
+ * - every document of *-valid.yaml, of pkg/test/datasets/validation/dataset/ and every Istio
+ *   document under samples/ is accepted.
+ * The counts are printed; 100 % is the bar.
+ */
+import { readdirSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { formatDiagnostic, isIstioGroup, listConfigFiles, loadPaths, validateResource, type Resource } from '@meshwork/policy';
+
+const CORPUS = process.env.MESHWORK_ISTIO_CORPUS ?? resolve(fileURLToPath(import.meta.url), '../../../../shared/conformance/istio');
+const CRDS = join(CORPUS, 'pkg/config/validation/testdata/crds');
+const rel = (f: string) => relative(CORPUS, f);
+
+function istioDocs(paths: string[]): Resource[] {
+  const r = loadPaths(paths);
+  expect(r.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic)).toEqual([]);
+  return r.resources.filter((x) => isIstioGroup(x.group));
+}
+
+function errorsOf(r: Resource): string[] {
+  return validateResource(r).diagnostics.filter((d) => d.severity === 'error').map((d) => d.message);
+}
+
+describe('Istio corpus conformance', () => {
+  it('rejects every *-invalid.yaml document with the expected message', () => {
+    const files = readdirSync(CRDS).filter((f) => f.endsWith('-invalid.yaml')).map((f) => join(CRDS, f));
+    const docs = loadPaths(files).resources;
+    const failures: string[] = [];
+    let checked = 0;
+    for (const r of docs) {
+      const expected = r.raw._err;
+      delete r.raw._err; // test-harness metadata, not Istio API
+      checked++;
+      const errs = errorsOf(r);
+      if (typeof expected !== 'string') {
+        if (errs.length === 0) failures.push(`${rel(r.source.file)}:${r.source.line} ${r.key}: accepted, expected a rejection`);
+        continue;
+      }
+      if (!errs.some((m) => m.includes(expected))) {
+        failures.push(`${rel(r.source.file)}:${r.source.line} ${r.key}: expected an error containing ${JSON.stringify(expected)}, got ${JSON.stringify(errs)}`);
+      }
+    }
+    console.log(`invalid documents rejected with the expected message: ${checked - failures.length}/${checked}`);
+    expect(failures).toEqual([]);
+    expect(checked).toBeGreaterThan(60);
+  });
+
+  const acceptGroups: [string, string[]][] = [
+    ['crds/*-valid.yaml', readdirSync(CRDS).filter((f) => f.endsWith('-valid.yaml')).map((f) => join(CRDS, f))],
+    ['validation dataset', [join(CORPUS, 'pkg/test/datasets/validation/dataset')]],
+    ['samples/', [join(CORPUS, 'samples')]],
+  ];
+  for (const [name, paths] of acceptGroups) {
+    it(`accepts every Istio document of ${name}`, () => {
+      const docs = istioDocs(paths);
+      const failures: string[] = [];
+      for (const r of docs) {
+        const v = validateResource(r);
+        const errs = v.diagnostics.filter((d) => d.severity === 'error');
+        if (errs.length > 0) failures.push(`${rel(r.source.file)}:${r.source.line} ${r.key}: ${errs.map(formatDiagnostic).join(' | ')}`);
+      }
+      console.log(`${name}: ${docs.length - failures.length}/${docs.length} Istio documents accepted (${listConfigFiles(paths).files.length} files)`);
+      expect(failures).toEqual([]);
+      expect(docs.length).toBeGreaterThan(10);
+    });
+  }
+});
