@@ -45,6 +45,9 @@ describe('Istio corpus conformance', () => {
         failures.push(`${rel(r.source.file)}:${r.source.line} ${r.key}: expected an error containing ${JSON.stringify(expected)}, got ${JSON.stringify(errs)}`);
       }
     }
+    // Every error says where (file:line:col), which resource, which field, and how to fix it.
+    const incomplete = docs.flatMap((r) => validateResource(r).diagnostics.filter((d) => d.severity === 'error' && !(d.file && d.line && d.column && d.resource && d.path && d.fix)).map(formatDiagnostic));
+    expect(incomplete).toEqual([]);
     console.log(`invalid documents rejected with the expected message: ${checked - failures.length}/${checked}`);
     expect(failures).toEqual([]);
     expect(checked).toBeGreaterThan(60);

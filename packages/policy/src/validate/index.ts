@@ -38,6 +38,31 @@ function reporterFor(r: Resource, out: Diagnostic[], code: string): Reporter & {
   return rep;
 }
 
+/**
+ * A fix for each form of Kubernetes schema message (the messages themselves stay exactly as
+ * kubectl prints them, since users search for those words).
+ */
+export function schemaFix(message: string, r: Pick<Resource, 'apiVersion' | 'kind'>): string {
+  const crd = `the ${r.kind} schema of ${r.apiVersion}`;
+  if (message.includes('unknown field')) return `remove the field or correct its spelling (see ${crd})`;
+  if (message.includes('Required value')) return 'add the field';
+  if (message.includes('Unsupported value')) return 'use one of the supported values listed';
+  if (message.includes('Duplicate value')) return 'remove the duplicate entry';
+  let m = /should be at least (\d+) chars long/.exec(message);
+  if (m) return `use a value of at least ${m[1]} character(s)`;
+  m = /should be at most (\d+) chars long/.exec(message);
+  if (m) return `shorten the value to at most ${m[1]} characters`;
+  if (message.includes('should match')) return 'use a value that matches the pattern shown';
+  m = /must be of type (\w+)/.exec(message);
+  if (m) return `write the value as ${/^[aeiou]/.test(m[1]!) ? 'an' : 'a'} ${m[1]}`;
+  if (/greater than|less than/.test(message)) return 'use a value within the bound shown';
+  if (/at least \d+ (items|properties)/.test(message)) return 'add entries, or remove the empty field';
+  if (/at most \d+ (items|properties)|Too many/.test(message)) return 'remove entries to stay within the limit';
+  if (message.includes('oneOf') || message.includes('one and only one')) return 'set exactly one of the mutually exclusive fields';
+  if (message.includes('Invalid value')) return 'change the value so that it satisfies the rule quoted in the message';
+  return `check the field against ${crd}`;
+}
+
 /** Validates one document; returns its diagnostics and whether it is accepted. */
 export function validateResource(r: Resource): { accepted: boolean; istio: boolean; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
@@ -68,7 +93,15 @@ export function validateResource(r: Resource): { accepted: boolean; istio: boole
     return { accepted: false, istio: true, diagnostics };
   }
   const schemaRep = reporterFor(r, diagnostics, 'schema');
-  validateSchema(r.raw, version.schema, (path, message) => schemaRep.error(path, message));
+  validateSchema(r.raw, version.schema, (path, message) => {
+    // Kubernetes adds this line after blocking errors; it is a note about the errors above,
+    // not an error of its own (the document is already rejected).
+    if (message.includes('some validation rules were not checked')) {
+      diagnostics.push({ severity: 'info', code: 'schema', ...at, message, fix: 'correct the errors above; the remaining CEL rules run then' });
+      return;
+    }
+    schemaRep.error(path, message, schemaFix(message, r));
+  });
   let errors = schemaRep.errors;
   if (errors === 0) {
     const semantic = SEMANTIC_VALIDATORS.get(r.kind);
