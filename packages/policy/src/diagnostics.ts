@@ -29,7 +29,8 @@ export interface Diagnostic {
 export function formatDiagnostic(d: Diagnostic): string {
   const where = d.file ? `${d.file}${d.line ? `:${d.line}${d.column ? `:${d.column}` : ''}` : ''}: ` : '';
   const res = d.resource ? `${d.resource}: ` : '';
-  const path = d.path ? `${d.path}: ` : '';
+  // Kubernetes-style messages already start with the field path; do not print it twice.
+  const path = d.path && !d.message.startsWith(d.path) ? `${d.path}: ` : '';
   const fix = d.fix ? ` (fix: ${d.fix})` : '';
   return `${where}${d.severity}: ${res}${path}${d.message}${fix} [${d.code}]`;
 }
