@@ -21,3 +21,4 @@ export * from './validate/index.js';
 export * from './analyze/index.js';
 export * from './analyze/run.js';
 export * from './compile/cluster-policy.js';
+export * from './decide/local-reply.js';

@@ -338,3 +338,20 @@ spec:
     expect(inbound(ra + p, w, { jwtClaims: { ...claims, groups: ['dev'] } })).toMatchObject({ decision: 'DENY' });
   });
 });
+
+import { LOCAL_REPLY, localReply } from '../src/decide/local-reply.js';
+
+describe('18. denied is 403 "RBAC: access denied"; gRPC callers get HTTP 200 + grpc-status', () => {
+  it('HTTP and gRPC forms of local replies', () => {
+    expect(localReply(403, LOCAL_REPLY.rbacDenied)).toEqual({ status: 403, headers: { 'content-type': 'text/plain' }, body: 'RBAC: access denied' });
+    expect(localReply(403, LOCAL_REPLY.rbacDenied, { grpc: true })).toEqual({ status: 200, headers: { 'content-type': 'application/grpc', 'grpc-status': '7', 'grpc-message': 'RBAC: access denied' }, body: '' });
+    expect(localReply(503, LOCAL_REPLY.noHealthyUpstream, { grpc: true }).headers['grpc-status']).toBe('14');
+    expect(localReply(404, '', { grpc: true }).headers['grpc-status']).toBe('12');
+    expect(localReply(401, LOCAL_REPLY.jwtFailed, { grpc: true }).headers['grpc-status']).toBe('16');
+    expect(localReply(500, LOCAL_REPLY.faultAbort, { grpc: true, grpcStatus: 'UNAVAILABLE' }).headers['grpc-status']).toBe('14');
+    expect(localReply(418, 'x', { grpc: true }).headers['grpc-status']).toBe('2');
+    expect(localReply(503, '100% é\n', { grpc: true }).headers['grpc-message']).toBe('100%25 %C3%A9%0A');
+    // REGISTRY_ONLY: 502 with an empty body and no content-type.
+    expect(localReply(502, '')).toEqual({ status: 502, headers: {}, body: '' });
+  });
+});
