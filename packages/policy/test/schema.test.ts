@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import type { JsonSchema } from '../src/kinds.js';
 import { findCrd } from '../src/kinds.js';
 import type { PathSegment } from '../src/load/resource.js';
-import { goFloat, goQuote, validateSchema, type SchemaValidationOptions } from '../src/validate/schema.js';
-import { isUrl, parseGoDuration, rewriteExpression, toUrl } from '../src/validate/cel-k8s-library.js';
+import { validateSchema, type SchemaValidationOptions } from '../src/validate/schema.js';
+import { isUrl, rewriteExpression, toUrl } from '../src/validate/cel-k8s-library.js';
+import { goFloat, goQuote, parseGoDuration } from '../src/validate/go-compat.js';
 
 interface Reported {
   path: PathSegment[];
@@ -377,9 +378,9 @@ describe('CEL rules', () => {
     expect(parseGoDuration('0')).toBe(0n);
     expect(parseGoDuration('1.5h')).toBe(5_400_000_000_000n);
     expect(parseGoDuration('-2m3.5s')).toBe(-123_500_000_000n);
-    expect(parseGoDuration('1')).toBeUndefined();
-    expect(parseGoDuration('.s')).toBeUndefined();
-    expect(parseGoDuration('3d')).toBeUndefined();
+    expect(parseGoDuration('1')).toEqual({ error: 'time: missing unit in duration "1"' });
+    expect(parseGoDuration('.s')).toEqual({ error: 'time: invalid duration ".s"' });
+    expect(parseGoDuration('3d')).toEqual({ error: 'time: unknown unit "d" in duration "3d"' });
   });
 
   it('indexes strings by code point in the strings extension', () => {

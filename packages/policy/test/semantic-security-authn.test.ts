@@ -7,7 +7,9 @@
 import { describe, expect, it } from 'vitest';
 import { validatePeerAuthentication } from '../src/validate/semantic/peer-authentication.js';
 import { validateRequestAuthentication } from '../src/validate/semantic/request-authentication.js';
-import { durationError, goUrlParse, jwksUriError, parseGoDuration } from '../src/validate/semantic/security-common.js';
+import { goUrlParse, parseGoDuration } from '../src/validate/go-compat.js';
+import { durationError } from '../src/validate/semantic/common.js';
+import { jwksUriError } from '../src/validate/semantic/security-common.js';
 import { parseJwks } from '../src/validate/semantic/request-authentication.js';
 import { run, show } from './semantic-security-harness.js';
 

@@ -3,7 +3,7 @@
  * @marcbachmann/cel-js does not provide with Kubernetes' (cel-go's) semantics:
  *
  * - the URL library (`url()`, `isURL()`, `getScheme()`...), which Kubernetes builds on Go's
- *   net/url, ported here so that exactly the URLs Go accepts are accepted;
+ *   net/url (ported in go-compat.ts), so that exactly the URLs Go accepts are accepted;
  * - `matches()` with RE2 (Go's regexp), partial match, never JavaScript's RegExp;
  * - `int()` and `duration()` with Go's `strconv.ParseInt` / `time.ParseDuration` syntax and
  *   cel-go's "type conversion error" wording;
@@ -13,9 +13,9 @@
  * cel-js's own overloads for these names cannot be replaced in an environment, so rule text
  * is rewritten (outside string literals) to call the `__k8s_*` functions registered here.
  */
-import { isIPv6 } from 'node:net';
 import type { Environment } from '@marcbachmann/cel-js';
 import { compileRe2, type Re2Pattern } from '../util/regex.js';
+import { GoUrl, goUrlParse, goUrlParseRequestURI, parseGoDuration, parseGoInt64 } from './go-compat.js';
 
 /** An error whose text is cel-go's, reported as Kubernetes reports evaluation errors. */
 export class CelGoError extends Error {
@@ -159,6 +159,12 @@ function substrRange(str: string, start: bigint, end: bigint): string {
   return runes.slice(s, e).join('');
 }
 
+/** True when `sub` occurs in `runes` at index `i`. */
+function runesAt(runes: readonly string[], sub: readonly string[], i: number): boolean {
+  for (let j = 0; j < sub.length; j++) if (runes[i + j] !== sub[j]) return false;
+  return true;
+}
+
 // cel-go ext/strings.go: indexOfOffset
 function indexOfOffset(str: string, sub: string, offset: bigint): bigint {
   if (sub === '') return offset;
@@ -168,14 +174,7 @@ function indexOfOffset(str: string, sub: string, offset: bigint): bigint {
   if (off < 0) throw new CelGoError(`index out of range: ${offset}`);
   if (off >= runes.length) return -1n;
   for (let i = off; i < runes.length - (subr.length - 1); i++) {
-    let found = true;
-    for (let j = 0; j < subr.length; j++) {
-      if (runes[i + j] !== subr[j]) {
-        found = false;
-        break;
-      }
-    }
-    if (found) return BigInt(i);
+    if (runesAt(runes, subr, i)) return BigInt(i);
   }
   return -1n;
 }
@@ -197,14 +196,7 @@ function lastIndexOfOffset(str: string, sub: string, offset: bigint): bigint {
   if (off >= runes.length) return -1n;
   if (off > runes.length - subr.length) off = runes.length - subr.length;
   for (let i = off; i >= 0; i--) {
-    let found = true;
-    for (let j = 0; j < subr.length; j++) {
-      if (runes[i + j] !== subr[j]) {
-        found = false;
-        break;
-      }
-    }
-    if (found) return BigInt(i);
+    if (runesAt(runes, subr, i)) return BigInt(i);
   }
   return -1n;
 }
@@ -239,15 +231,7 @@ function splitN(s: string, sep: string, n: bigint): string[] {
 // ---------------------------------------------------------------------------------------------
 // Conversions with cel-go's rules.
 
-const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
-
-/** Go strconv.ParseInt(s, 10, 64): optional sign, decimal digits, and an underscore-free body. */
-export function parseGoInt64(s: string): bigint | undefined {
-  if (!/^[+-]?[0-9]+$/.test(s)) return undefined;
-  const v = BigInt(s);
-  return v < INT64_MIN || v > INT64_MAX ? undefined : v;
-}
 
 // cel-go common/types/string.go: String.ConvertToType(IntType)
 function stringToInt(s: string): bigint {
@@ -260,90 +244,6 @@ function stringToInt(s: string): bigint {
 function doubleToInt(d: number): bigint {
   if (!Number.isFinite(d) || d <= -9223372036854775808 || d >= 9223372036854775807) throw new CelGoError('integer overflow');
   return BigInt(Math.trunc(d));
-}
-
-const UNIT_NS: Record<string, bigint> = {
-  ns: 1n,
-  us: 1_000n,
-  'µs': 1_000n, // U+00B5 micro sign
-  'μs': 1_000n, // U+03BC Greek mu
-  ms: 1_000_000n,
-  s: 1_000_000_000n,
-  m: 60_000_000_000n,
-  h: 3_600_000_000_000n,
-};
-
-/** Go time.ParseDuration, in nanoseconds; `undefined` when Go rejects the text. */
-export function parseGoDuration(orig: string): bigint | undefined {
-  // time/format.go: ParseDuration
-  let s = orig;
-  let neg = false;
-  if (s !== '' && (s[0] === '-' || s[0] === '+')) {
-    neg = s[0] === '-';
-    s = s.slice(1);
-  }
-  if (s === '0') return 0n;
-  if (s === '') return undefined;
-  let d = 0n;
-  const limit = 1n << 63n;
-  while (s !== '') {
-    if (!(s[0] === '.' || (s[0]! >= '0' && s[0]! <= '9'))) return undefined;
-    let i = 0;
-    while (i < s.length && s[i]! >= '0' && s[i]! <= '9') i++;
-    const intDigits = s.slice(0, i);
-    if (intDigits !== '' && BigInt(intDigits) > limit) return undefined; // leadingInt overflow
-    let v = intDigits === '' ? 0n : BigInt(intDigits);
-    const pre = intDigits !== '';
-    s = s.slice(i);
-    let frac = '';
-    let post = false;
-    if (s !== '' && s[0] === '.') {
-      s = s.slice(1);
-      let j = 0;
-      while (j < s.length && s[j]! >= '0' && s[j]! <= '9') j++;
-      frac = s.slice(0, j);
-      post = j > 0;
-      s = s.slice(j);
-    }
-    if (!pre && !post) return undefined;
-    let u = 0;
-    while (u < s.length && s[u] !== '.' && !(s[u]! >= '0' && s[u]! <= '9')) u++;
-    if (u === 0) return undefined;
-    const unit = UNIT_NS[s.slice(0, u)];
-    if (unit === undefined) return undefined;
-    s = s.slice(u);
-    if (v > limit / unit) return undefined;
-    v *= unit;
-    if (frac !== '') {
-      // Go keeps at most the digits that fit before overflow and scales with float64.
-      let f = 0n;
-      let scale = 1;
-      let overflow = false;
-      for (const ch of frac) {
-        if (overflow) continue;
-        if (f > (1n << 63n) / 10n) {
-          overflow = true;
-          continue;
-        }
-        const next = f * 10n + BigInt(ch.charCodeAt(0) - 48);
-        if (next > 1n << 63n) {
-          overflow = true;
-          continue;
-        }
-        f = next;
-        scale *= 10;
-      }
-      if (f > 0n) {
-        v += BigInt(Math.trunc(Number(f) * (Number(unit) / scale)));
-        if (v > limit) return undefined;
-      }
-    }
-    d += v;
-    if (d > limit) return undefined;
-  }
-  if (neg) return -d;
-  if (d > limit - 1n) return undefined;
-  return d;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -370,383 +270,19 @@ export function celMatches(s: string, pattern: string): boolean {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Go net/url, ported for the Kubernetes URL library (k8s.io/apiserver/pkg/cel/library/urls.go).
-
-type UrlEncoding = 'path' | 'host' | 'zone' | 'userPassword' | 'queryComponent' | 'fragment';
-
-class UrlParseError extends Error {}
-
-/** The parsed URL value that `url()` returns (apiservercel.URL). */
-export class KubernetesUrl {
-  constructor(
-    readonly scheme: string,
-    readonly opaque: string,
-    readonly host: string,
-    readonly path: string,
-    readonly rawPath: string,
-    readonly rawQuery: string,
-  ) {}
-
-  // net/url: URL.Hostname / URL.Port use splitHostPort.
-  hostname(): string {
-    return splitHostPort(this.host)[0];
-  }
-
-  port(): string {
-    return splitHostPort(this.host)[1];
-  }
-
-  // net/url: URL.EscapedPath
-  escapedPath(): string {
-    if (this.rawPath !== '' && validEncoded(this.rawPath, 'path')) {
-      try {
-        if (unescape(this.rawPath, 'path') === this.path) return this.rawPath;
-      } catch {
-        // fall through to escaping
-      }
-    }
-    if (this.path === '*') return '*';
-    return escape(this.path, 'path');
-  }
-
-  // net/url: URL.Query (ParseQuery, ignoring malformed pairs)
-  query(): Map<string, string[]> {
-    const m = new Map<string, string[]>();
-    let q = this.rawQuery;
-    while (q !== '') {
-      const amp = q.indexOf('&');
-      let key = amp < 0 ? q : q.slice(0, amp);
-      q = amp < 0 ? '' : q.slice(amp + 1);
-      if (key.includes(';') || key === '') continue;
-      const eq = key.indexOf('=');
-      let value = eq < 0 ? '' : key.slice(eq + 1);
-      key = eq < 0 ? key : key.slice(0, eq);
-      try {
-        key = unescape(key, 'queryComponent');
-        value = unescape(value, 'queryComponent');
-      } catch {
-        continue;
-      }
-      const list = m.get(key);
-      if (list) list.push(value);
-      else m.set(key, [value]);
-    }
-    return m;
-  }
-}
-
-function ishex(c: number): boolean {
-  return (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
-}
-
-function unhex(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  if (c >= 97 && c <= 102) return c - 87;
-  return c - 55;
-}
-
-function goQuoteAscii(s: string): string {
-  return JSON.stringify(s);
-}
-
-// net/url: shouldEscape
-function shouldEscape(c: number, mode: UrlEncoding): boolean {
-  if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57)) return false;
-  const ch = String.fromCharCode(c);
-  if (mode === 'host' || mode === 'zone') {
-    if ("!$&'()*+,;=:[]<>\"".includes(ch)) return false;
-  }
-  if ('-_.~'.includes(ch)) return false;
-  if ('$&+,/:;=?@'.includes(ch)) {
-    switch (mode) {
-      case 'path':
-        return ch === '?';
-      case 'userPassword':
-        return ch === '@' || ch === '/' || ch === '?' || ch === ':';
-      case 'queryComponent':
-        return true;
-      case 'fragment':
-        return false;
-      default:
-        break;
-    }
-  }
-  if (mode === 'fragment' && '!()*'.includes(ch)) return false;
-  return true;
-}
-
-// net/url: unescape, over UTF-8 bytes.
-function unescape(s: string, mode: UrlEncoding): string {
-  const b = Buffer.from(s, 'utf8');
-  let n = 0;
-  for (let i = 0; i < b.length; ) {
-    const c = b[i]!;
-    if (c === 0x25) {
-      n++;
-      if (i + 2 >= b.length || !ishex(b[i + 1]!) || !ishex(b[i + 2]!)) {
-        const bad = b.subarray(i, Math.min(i + 3, b.length)).toString('latin1');
-        throw new UrlParseError(`invalid URL escape ${goQuoteAscii(bad)}`);
-      }
-      const seq = b.subarray(i, i + 3).toString('latin1');
-      if (mode === 'host' && unhex(b[i + 1]!) < 8 && seq !== '%25') throw new UrlParseError(`invalid URL escape ${goQuoteAscii(seq)}`);
-      if (mode === 'zone') {
-        const v = (unhex(b[i + 1]!) << 4) | unhex(b[i + 2]!);
-        if (seq !== '%25' && v !== 0x20 && shouldEscape(v, 'host')) throw new UrlParseError(`invalid URL escape ${goQuoteAscii(seq)}`);
-      }
-      i += 3;
-    } else {
-      if ((mode === 'host' || mode === 'zone') && c < 0x80 && shouldEscape(c, mode)) {
-        throw new UrlParseError(`invalid character ${goQuoteAscii(String.fromCharCode(c))} in host name`);
-      }
-      i++;
-    }
-  }
-  if (n === 0 && !(mode === 'queryComponent' && s.includes('+'))) return s;
-  const out: number[] = [];
-  for (let i = 0; i < b.length; ) {
-    const c = b[i]!;
-    if (c === 0x25) {
-      out.push((unhex(b[i + 1]!) << 4) | unhex(b[i + 2]!));
-      i += 3;
-    } else if (c === 0x2b && mode === 'queryComponent') {
-      out.push(0x20);
-      i++;
-    } else {
-      out.push(c);
-      i++;
-    }
-  }
-  return Buffer.from(out).toString('utf8');
-}
-
-// net/url: escape
-function escape(s: string, mode: UrlEncoding): string {
-  const b = Buffer.from(s, 'utf8');
-  let out = '';
-  for (const c of b) {
-    if (shouldEscape(c, mode)) {
-      if (c === 0x20 && mode === 'queryComponent') out += '+';
-      else out += '%' + c.toString(16).toUpperCase().padStart(2, '0');
-    } else out += String.fromCharCode(c);
-  }
-  return out;
-}
-
-// net/url: validEncoded
-function validEncoded(s: string, mode: UrlEncoding): boolean {
-  const b = Buffer.from(s, 'utf8');
-  for (const c of b) {
-    const ch = String.fromCharCode(c);
-    if ("!$&'()*+,;=:@[]%".includes(ch)) continue;
-    if (shouldEscape(c, mode)) return false;
-  }
-  return true;
-}
-
-// net/url: validOptionalPort
-function validOptionalPort(port: string): boolean {
-  if (port === '') return true;
-  if (port[0] !== ':') return false;
-  for (let i = 1; i < port.length; i++) {
-    const c = port.charCodeAt(i);
-    if (c < 48 || c > 57) return false;
-  }
-  return true;
-}
-
-// net/url: splitHostPort
-function splitHostPort(hostPort: string): [string, string] {
-  let host = hostPort;
-  let port = '';
-  const colon = host.lastIndexOf(':');
-  if (colon !== -1 && validOptionalPort(host.slice(colon))) {
-    port = host.slice(colon + 1);
-    host = host.slice(0, colon);
-  }
-  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
-  return [host, port];
-}
-
-// net/url: parseHost, including the bracketed-IPv6 check added in Go 1.25.2 / 1.24.8.
-function parseHost(host: string): string {
-  if (host.startsWith('[')) {
-    const i = host.lastIndexOf(']');
-    if (i < 0) throw new UrlParseError("missing ']' in host");
-    const colonPort = host.slice(i + 1);
-    if (!validOptionalPort(colonPort)) throw new UrlParseError(`invalid port ${goQuoteAscii(colonPort)} after host`);
-    const zone = host.slice(0, i).indexOf('%25');
-    let literal: string;
-    let result: string | undefined;
-    if (zone >= 0) {
-      const host1 = unescape(host.slice(0, zone), 'host');
-      const host2 = unescape(host.slice(zone, i), 'zone');
-      const host3 = unescape(host.slice(i), 'host');
-      literal = host1.slice(1);
-      result = host1 + host2 + host3;
-    } else {
-      literal = host.slice(1, i);
-    }
-    // Only an IPv6 address may be bracketed (IPv4-mapped IPv6 is allowed).
-    if (!isIPv6(literal)) throw new UrlParseError(`invalid host: ParseAddr(${goQuoteAscii(literal)}): invalid IP-literal`);
-    if (result !== undefined) return result;
-  } else {
-    const i = host.lastIndexOf(':');
-    if (i !== -1) {
-      const colonPort = host.slice(i);
-      if (!validOptionalPort(colonPort)) throw new UrlParseError(`invalid port ${goQuoteAscii(colonPort)} after host`);
-    }
-  }
-  return unescape(host, 'host');
-}
-
-// net/url: validUserinfo
-function validUserinfo(s: string): boolean {
-  for (const ch of s) {
-    if (/[A-Za-z0-9]/.test(ch)) continue;
-    if ("-._:~!$&'()*+,;=%@".includes(ch)) continue;
-    return false;
-  }
-  return true;
-}
-
-// net/url: parseAuthority (returns the host; user info is validated and discarded)
-function parseAuthority(authority: string): string {
-  const i = authority.lastIndexOf('@');
-  const host = parseHost(i < 0 ? authority : authority.slice(i + 1));
-  if (i < 0) return host;
-  const userinfo = authority.slice(0, i);
-  if (!validUserinfo(userinfo)) throw new UrlParseError('net/url: invalid userinfo');
-  const colon = userinfo.indexOf(':');
-  if (colon < 0) unescape(userinfo, 'userPassword');
-  else {
-    unescape(userinfo.slice(0, colon), 'userPassword');
-    unescape(userinfo.slice(colon + 1), 'userPassword');
-  }
-  return host;
-}
-
-// net/url: getScheme
-function getScheme(rawURL: string): [string, string] {
-  for (let i = 0; i < rawURL.length; i++) {
-    const c = rawURL.charCodeAt(i);
-    if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90)) continue;
-    if ((c >= 48 && c <= 57) || c === 0x2b || c === 0x2d || c === 0x2e) {
-      if (i === 0) return ['', rawURL];
-      continue;
-    }
-    if (c === 0x3a) {
-      if (i === 0) throw new UrlParseError('missing protocol scheme');
-      return [rawURL.slice(0, i), rawURL.slice(i + 1)];
-    }
-    return ['', rawURL];
-  }
-  return ['', rawURL];
-}
-
-function hasCtlByte(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f) return true;
-  }
-  return false;
-}
-
-// net/url: parse
-function parseUrl(rawURL: string, viaRequest: boolean): KubernetesUrl {
-  if (hasCtlByte(rawURL)) throw new UrlParseError('net/url: invalid control character in URL');
-  if (rawURL === '' && viaRequest) throw new UrlParseError('empty url');
-  if (rawURL === '*') return new KubernetesUrl('', '', '', '*', '', '');
-  let [scheme, rest] = getScheme(rawURL);
-  scheme = scheme.toLowerCase();
-  let rawQuery = '';
-  if (rest.endsWith('?') && rest.split('?').length === 2) {
-    rest = rest.slice(0, -1);
-  } else {
-    const q = rest.indexOf('?');
-    if (q >= 0) {
-      rawQuery = rest.slice(q + 1);
-      rest = rest.slice(0, q);
-    }
-  }
-  if (!rest.startsWith('/')) {
-    if (scheme !== '') return new KubernetesUrl(scheme, rest, '', '', '', rawQuery);
-    if (viaRequest) throw new UrlParseError('invalid URI for request');
-    const slash = rest.indexOf('/');
-    const segment = slash < 0 ? rest : rest.slice(0, slash);
-    if (segment.includes(':')) throw new UrlParseError('first path segment in URL cannot contain colon');
-  }
-  let host = '';
-  if ((scheme !== '' || (!viaRequest && !rest.startsWith('///'))) && rest.startsWith('//')) {
-    let authority = rest.slice(2);
-    rest = '';
-    const slash = authority.indexOf('/');
-    if (slash >= 0) {
-      rest = authority.slice(slash);
-      authority = authority.slice(0, slash);
-    }
-    host = parseAuthority(authority);
-  }
-  // url.setPath: RawPath is kept only when it differs from the default encoding.
-  const path = unescape(rest, 'path');
-  const rawPath = escape(path, 'path') === rest ? '' : rest;
-  return new KubernetesUrl(scheme, '', host, path, rawPath, rawQuery);
-}
-
-function urlError(op: string, raw: string, e: unknown): string {
-  return `${op} ${JSON.stringify(raw)}: ${(e as Error).message}`;
-}
-
-// net/url: ParseRequestURI
-function parseRequestUri(raw: string): KubernetesUrl {
-  try {
-    return parseUrl(raw, true);
-  } catch (e) {
-    if (e instanceof UrlParseError) throw new UrlParseError(urlError('parse', raw, e));
-    throw e;
-  }
-}
-
-// net/url: Parse (fragment cut off and validated)
-function parseFullUrl(raw: string): KubernetesUrl {
-  const hash = raw.indexOf('#');
-  const u = hash < 0 ? raw : raw.slice(0, hash);
-  let parsed: KubernetesUrl;
-  try {
-    parsed = parseUrl(u, false);
-  } catch (e) {
-    if (e instanceof UrlParseError) throw new UrlParseError(urlError('parse', u, e));
-    throw e;
-  }
-  if (hash >= 0) {
-    try {
-      unescape(raw.slice(hash + 1), 'fragment');
-    } catch (e) {
-      throw new UrlParseError(urlError('parse', raw, e));
-    }
-  }
-  return parsed;
-}
+// The Kubernetes URL library (k8s.io/apiserver/pkg/cel/library/urls.go), on Go's net/url.
 
 /** Kubernetes `isURL(string)`: url.ParseRequestURI succeeds. */
 export function isUrl(s: string): boolean {
-  try {
-    parseRequestUri(s);
-    return true;
-  } catch (e) {
-    if (e instanceof UrlParseError) return false;
-    throw e;
-  }
+  return !('error' in goUrlParseRequestURI(s));
 }
 
 /** Kubernetes `url(string)`: ParseRequestURI must succeed, the value is url.Parse's. */
-export function toUrl(s: string): KubernetesUrl {
-  try {
-    parseRequestUri(s);
-    return parseFullUrl(s);
-  } catch (e) {
-    if (e instanceof UrlParseError) throw new CelGoError(`URL parse error during conversion from string: ${e.message}`);
-    throw e;
-  }
+export function toUrl(s: string): GoUrl {
+  const checked = goUrlParseRequestURI(s);
+  const u = 'error' in checked ? checked : goUrlParse(s);
+  if ('error' in u) throw new CelGoError(`URL parse error during conversion from string: ${u.error}`);
+  return u;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -763,16 +299,16 @@ export function registerKubernetesLibrary(env: Environment, durationCtor: Durati
   };
 
   // No fields: as in Kubernetes, a URL is read only through its functions.
-  env.registerType('kubernetes.URL', { ctor: KubernetesUrl as unknown as new (...args: unknown[]) => unknown, fields: {} });
+  env.registerType('kubernetes.URL', { ctor: GoUrl as unknown as new (...args: unknown[]) => unknown, fields: {} });
   env
     .registerFunction('url(string): kubernetes.URL', (s: string) => toUrl(s))
     .registerFunction('isURL(string): bool', (s: string) => isUrl(s))
-    .registerFunction('kubernetes.URL.getScheme(): string', (u: KubernetesUrl) => u.scheme)
-    .registerFunction('kubernetes.URL.getHost(): string', (u: KubernetesUrl) => u.host)
-    .registerFunction('kubernetes.URL.getHostname(): string', (u: KubernetesUrl) => u.hostname())
-    .registerFunction('kubernetes.URL.getPort(): string', (u: KubernetesUrl) => u.port())
-    .registerFunction('kubernetes.URL.getEscapedPath(): string', (u: KubernetesUrl) => u.escapedPath())
-    .registerFunction('kubernetes.URL.getQuery(): map<string, list<string>>', (u: KubernetesUrl) => u.query());
+    .registerFunction('kubernetes.URL.getScheme(): string', (u: GoUrl) => u.scheme)
+    .registerFunction('kubernetes.URL.getHost(): string', (u: GoUrl) => u.host)
+    .registerFunction('kubernetes.URL.getHostname(): string', (u: GoUrl) => u.hostname())
+    .registerFunction('kubernetes.URL.getPort(): string', (u: GoUrl) => u.port())
+    .registerFunction('kubernetes.URL.getEscapedPath(): string', (u: GoUrl) => u.escapedPath())
+    .registerFunction('kubernetes.URL.getQuery(): map<string, list<string>>', (u: GoUrl) => u.query());
 
   env
     .registerFunction('string.__k8s_matches(string): bool', (s: string, p: string) => celMatches(s, p))
@@ -788,7 +324,7 @@ export function registerKubernetesLibrary(env: Environment, durationCtor: Durati
     .registerFunction('__k8s_int(google.protobuf.Timestamp): int', (d: Date) => BigInt(Math.floor(d.getTime() / 1000)))
     .registerFunction('__k8s_duration(string): google.protobuf.Duration', (s: string) => {
       const ns = parseGoDuration(s);
-      if (ns === undefined) throw new CelGoError("type conversion error from 'string' to 'google.protobuf.Duration'");
+      if (typeof ns !== 'bigint') throw new CelGoError("type conversion error from 'string' to 'google.protobuf.Duration'");
       return makeDuration(ns);
     })
     .registerFunction('__k8s_duration(google.protobuf.Duration): google.protobuf.Duration', (d: unknown) => d)

@@ -18,6 +18,7 @@
 import type { JsonSchema } from '../kinds.js';
 import type { PathSegment } from '../load/resource.js';
 import { compileRe2, type Re2Pattern } from '../util/regex.js';
+import { goFloat, goQuote } from './go-compat.js';
 import {
   CelValueConverter,
   compileCelRule,
@@ -1195,69 +1196,6 @@ function pruneNonNullableNulls(x: unknown, node: SchemaNode | null): unknown {
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date);
-}
-
-const PRINTABLE = /[\p{L}\p{M}\p{N}\p{P}\p{S}]/u;
-
-/** strconv.Quote */
-export function goQuote(s: string): string {
-  let out = '"';
-  for (const ch of s) {
-    const cp = ch.codePointAt(0)!;
-    switch (ch) {
-      case '"':
-        out += '\\"';
-        continue;
-      case '\\':
-        out += '\\\\';
-        continue;
-      case '\x07':
-        out += '\\a';
-        continue;
-      case '\b':
-        out += '\\b';
-        continue;
-      case '\f':
-        out += '\\f';
-        continue;
-      case '\n':
-        out += '\\n';
-        continue;
-      case '\r':
-        out += '\\r';
-        continue;
-      case '\t':
-        out += '\\t';
-        continue;
-      case '\v':
-        out += '\\v';
-        continue;
-      default:
-        break;
-    }
-    if (cp < 0x20 || cp === 0x7f) out += `\\x${cp.toString(16).padStart(2, '0')}`;
-    else if (cp < 0x7f || PRINTABLE.test(ch)) out += ch;
-    else if (cp >= 0xd800 && cp <= 0xdfff) out += '\\ufffd';
-    else if (cp < 0x10000) out += `\\u${cp.toString(16).padStart(4, '0')}`;
-    else out += `\\U${cp.toString(16).padStart(8, '0')}`;
-  }
-  return out + '"';
-}
-
-/** fmt %v of a float64 (strconv 'g', shortest, exponent from 1e+06 and below 1e-04). */
-export function goFloat(f: number): string {
-  if (Number.isNaN(f)) return 'NaN';
-  if (f === Infinity) return '+Inf';
-  if (f === -Infinity) return '-Inf';
-  if (f === 0) return Object.is(f, -0) ? '-0' : '0';
-  const m = /^(-?)(\d)(?:\.(\d+))?e([+-])(\d+)$/.exec(f.toExponential());
-  if (!m) return String(f);
-  const exp = Number(m[5]) * (m[4] === '-' ? -1 : 1);
-  if (exp < -4 || exp >= 6) {
-    const digits = m[3] ? `${m[2]}.${m[3]}` : m[2]!;
-    return `${m[1]}${digits}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
-  }
-  return String(f);
 }
 
 /** encoding/json Marshal: sorted object keys, HTML-safe escaping. */

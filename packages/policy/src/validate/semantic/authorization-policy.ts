@@ -5,28 +5,12 @@
  */
 import type { Reporter, SemanticValidator } from '../types.js';
 import {
-  checkEmptyValues,
-  checkServiceAccount,
-  checkTrustDomainValues,
-  checkValidPathTemplate,
-  enumName,
-  hasItems,
-  isObj,
-  msg,
-  msgList,
-  str,
-  strList,
-  validateAttribute,
-  validateIPs,
-  validateIstioMetadata,
-  validateOneOfSelectorType,
-  validatePolicyTargetReference,
-  validatePolicyTargetReferences,
-  validatePorts,
-  validateWorkloadSelector,
-  type Obj,
-  type Path,
-  type ValueError,
+  enumName, isObject, msg, msgList, nonEmpty, type Obj, type Path, str, strList, validateMetadata,
+  validatePolicySelection,
+} from './common.js';
+import {
+  checkEmptyValues, checkServiceAccount, checkTrustDomainValues, checkValidPathTemplate, validateAttribute,
+  validateIPs, validatePorts, type ValueError,
 } from './security-common.js';
 
 const ACTIONS = ['ALLOW', 'DENY', 'AUDIT', 'CUSTOM'] as const;
@@ -82,18 +66,15 @@ function reportValueErrors(report: Reporter, path: Path, errs: readonly ValueErr
 
 /** validation.go: ValidateAuthorizationPolicy. */
 export const validateAuthorizationPolicy: SemanticValidator = (spec, ctx) => {
-  const s: Obj = isObj(spec) ? spec : {};
+  const s: Obj = isObject(spec) ? spec : {};
   const report = ctx.report;
   const action = enumName(s.action, ACTIONS);
-  if (!validateIstioMetadata(ctx, action)) return;
+  if (!validateMetadata(ctx, action)) return;
 
-  validateOneOfSelectorType(s, report);
-  validateWorkloadSelector(s.selector, ['spec', 'selector'], report);
-  validatePolicyTargetReference(s.targetRef, ['spec', 'targetRef'], report);
-  validatePolicyTargetReferences(s.targetRefs, ['spec', 'targetRefs'], report);
+  validatePolicySelection(s, report);
 
   // jsonpb decodes `rules: []` to a nil slice, so an empty list counts as "no rules".
-  const hasRules = hasItems(s.rules);
+  const hasRules = nonEmpty(s.rules);
   const rules = msgList(s.rules);
   const provider = msg(s.provider);
 
@@ -108,7 +89,7 @@ export const validateAuthorizationPolicy: SemanticValidator = (spec, ctx) => {
         const src = msg(from.source);
         if (!src) return;
         for (const [field, label] of CUSTOM_UNSUPPORTED_SOURCE) {
-          if (hasItems(src[field])) {
+          if (nonEmpty(src[field])) {
             report.error(['spec', 'rules', i, 'from', j, 'source', field], `${label} is currently not supported with CUSTOM action`, 'CUSTOM runs before peer and JWT authentication: match on ipBlocks, remoteIpBlocks or request fields instead, and leave identity checks to the external authorizer or to an ALLOW/DENY policy');
           }
         }
@@ -144,7 +125,7 @@ export const validateAuthorizationPolicy: SemanticValidator = (spec, ctx) => {
       }
       fromRuleExist = true;
       const srcPath = [...fromPath, 'source'];
-      const set = (f: string): boolean => hasItems(src[f]);
+      const set = (f: string): boolean => nonEmpty(src[f]);
       if ((set('principals') || set('notPrincipals') || set('namespaces') || set('notNamespaces')) && (set('serviceAccounts') || set('notServiceAccounts'))) {
         report.error(srcPath, `cannot set serviceAccounts with namespaces or principals, found at rule ${i}`, 'use either serviceAccounts or principals/namespaces in one source; put the other in a separate `from` entry');
       }
@@ -176,7 +157,7 @@ export const validateAuthorizationPolicy: SemanticValidator = (spec, ctx) => {
       }
       toRuleExist = true;
       const opPath = [...toPath, 'operation'];
-      const set = (f: string): boolean => hasItems(op[f]);
+      const set = (f: string): boolean => nonEmpty(op[f]);
       if (!OPERATION_FIELDS.some(([f]) => set(f))) {
         report.error(opPath, `\`to.operation\` must not be empty, found at rule ${i}`, 'add at least one field such as paths or methods, or remove this `to` entry (an absent `to` matches any operation)');
       }
@@ -201,7 +182,7 @@ export const validateAuthorizationPolicy: SemanticValidator = (spec, ctx) => {
         report.error([...condPath, 'key'], '`key` must not be empty', 'set key to a supported attribute such as request.headers[x-user] or source.ip');
         return;
       }
-      if (!hasItems(cond.values) && !hasItems(cond.notValues)) {
+      if (!nonEmpty(cond.values) && !nonEmpty(cond.notValues)) {
         report.error(condPath, `at least one of \`values\` or \`notValues\` must be set for key ${key}`, 'add values (any of them must match) or notValues (none may match)');
         return;
       }

@@ -1,7 +1,8 @@
 /**
  * Building blocks shared by the semantic validators, ported from Istio's
  * pkg/config/validation (validation.go, agent/validation.go, header_value_validator.go) and the
- * small packages they call (pkg/config/labels, host, visibility, protocol, pkg/jwt, net/netip).
+ * small packages they call (pkg/config/labels, host, visibility, protocol, pkg/jwt). The Go
+ * standard-library parsers they inherit (netip, net/url, time, strconv) are in ../go-compat.ts.
  *
  * Each check returns Istio's own error text (or `undefined` when the value is fine) so that callers
  * can attach the field path and a fix. Messages keep Go's formatting (`%q` quoting, `%v` floats)
@@ -9,13 +10,23 @@
  */
 import type { PathSegment } from '../../load/resource.js';
 import { re2Error } from '../../util/regex.js';
+import { goAtoi, goFloat, goParseAddr, goParsePrefix, goQuote, parseGoBool, parseGoDuration } from '../go-compat.js';
 import type { Reporter, SemanticContext } from '../types.js';
 
 export type Path = readonly PathSegment[];
 
 // ---------------------------------------------------------------------------------------------
-// Reading proto-shaped JSON defensively. The CRD schema has been checked, but a validator must
-// never throw, and proto3 semantics need "unset" and "zero" to read the same.
+// Reading a spec the way the webhook sees it. The CRD schema has been checked, but a validator
+// must never throw, and proto3 semantics need "unset" and "zero" to read the same.
+//
+// The webhook turns the object into a Go proto with jsonpb (protomarshal.ApplyJSON). Three
+// consequences the checks depend on:
+//  * an empty list (`rules: []`) decodes to a nil slice, exactly like an absent field;
+//  * `null` for a singular message field means "absent", but `null` as a list element or map
+//    value becomes an empty message (so `from: [null]` is a `from` entry without `source`);
+//  * an empty map (`portLevelMtls: {}`) stays a non-nil empty map.
+
+export type Obj = Record<string, unknown>;
 
 /** A plain JSON object (not null, not an array). */
 export function isObject(v: unknown): v is Record<string, any> {
@@ -37,6 +48,22 @@ export function num(v: unknown): number {
   return typeof v === 'number' && Number.isFinite(v) ? v : 0;
 }
 
+/** A singular message field: `undefined` when absent or `null`. */
+export function msg(v: unknown): Obj | undefined {
+  return isObject(v) ? v : undefined;
+}
+
+/** Elements of a repeated message field; `null` elements read as empty messages. */
+export function msgList(v: unknown): Obj[] {
+  if (!Array.isArray(v)) return [];
+  return v.map((x) => (isObject(x) ? x : {}));
+}
+
+/** Elements of a repeated string field; `null` elements read as `''`. */
+export function strList(v: unknown): string[] {
+  return list(v).map((x) => str(x));
+}
+
 /** A repeated field: unset (or a non-list) reads as `[]`. */
 export function list(v: unknown): unknown[] {
   return Array.isArray(v) ? v : [];
@@ -54,63 +81,31 @@ export function nonEmpty(v: unknown): boolean {
   return false;
 }
 
-/** Go `len(s)`: the UTF-8 byte length of a string. */
+/** Go `len(s)`: the UTF-8 byte length of a string, which Istio's size limits use. */
 export function byteLength(s: string): number {
   return Buffer.byteLength(s, 'utf8');
 }
 
-// ---------------------------------------------------------------------------------------------
-// Go formatting helpers, so messages read exactly as Istio prints them.
-
-/** Go's `%q` for a string. */
-export function goQuote(s: string): string {
-  let out = '"';
-  for (const ch of s) {
-    const c = ch.codePointAt(0)!;
-    if (ch === '"') out += '\\"';
-    else if (ch === '\\') out += '\\\\';
-    else if (ch === '\n') out += '\\n';
-    else if (ch === '\r') out += '\\r';
-    else if (ch === '\t') out += '\\t';
-    else if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, '0')}`;
-    else out += ch;
-  }
-  return out + '"';
-}
-
-/** Go's `%v` for a float64 (strconv 'g' with shortest precision, exponent below 1e-4 or from 1e21). */
-export function goFloat(f: number): string {
-  if (!Number.isFinite(f)) return Number.isNaN(f) ? 'NaN' : f > 0 ? '+Inf' : '-Inf';
-  if (f === 0) return Object.is(f, -0) ? '-0' : '0';
-  const exp = Math.floor(Math.log10(Math.abs(f)));
-  if (exp < -4 || exp >= 21) {
-    const [mant, e] = f.toExponential().split('e') as [string, string];
-    const sign = e.startsWith('-') ? '-' : '+';
-    const digits = e.replace(/^[+-]/, '').padStart(2, '0');
-    return `${mant}e${sign}${digits}`;
-  }
-  return String(f);
-}
-
-/** Go's `%f` (six decimals). */
-export function goFixed(f: number): string {
-  return f.toFixed(6);
-}
-
-/** Go's `%v` for a `[]string`: `[a b c]`. */
-export function goStringList(xs: readonly unknown[]): string {
-  return `[${xs.map((x) => String(x)).join(' ')}]`;
+/**
+ * Name of an enum value. jsonpb accepts the name or the number, so numbers map through
+ * `names` (index = proto number); absent and `null` are the zero value.
+ */
+export function enumName(v: unknown, names: readonly string[]): string {
+  if (typeof v === 'number') return names[v] ?? String(v);
+  if (typeof v === 'string' && v !== '') return v;
+  return names[0] ?? '';
 }
 
 /**
- * Go's `strconv.Atoi`: optional sign, decimal digits (leading zeros allowed), int64 range.
- * Returns `undefined` where Go returns an error.
+ * Which member of a protobuf `oneof` the webhook keeps: jsonpb sets the members in declaration
+ * order and each assignment replaces the previous one, so the last member present wins.
  */
-export function goAtoi(s: string): number | undefined {
-  if (!/^[+-]?[0-9]+$/.test(s)) return undefined;
-  const n = BigInt(s);
-  if (n > 9223372036854775807n || n < -9223372036854775808n) return undefined;
-  return Number(n);
+export function oneofWinner(o: Obj, membersInDeclarationOrder: readonly string[]): string | undefined {
+  let winner: string | undefined;
+  for (const m of membersInDeclarationOrder) {
+    if (o[m] !== undefined && o[m] !== null) winner = m;
+  }
+  return winner;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -284,136 +279,11 @@ export function isWildcardHost(h: string): boolean {
 }
 
 // ---------------------------------------------------------------------------------------------
-// IP addresses and prefixes.
-//
-// Istio parses these with Go's net/netip, which is stricter than most parsers (and than Node's
-// net.isIP): IPv4 octets may not have leading zeros, IPv6 may carry a zone (`fe80::1%eth0`) as an
-// address but not in a prefix, prefix lengths may not have leading zeros or a sign. These small
-// parsers follow netip.ParseAddr / netip.ParsePrefix so that we accept and reject exactly what
-// Istio's webhook does.
-
-export interface ParsedAddr {
-  family: 4 | 6;
-  zone: string;
-}
-
-function parseIPv4(s: string): ParsedAddr | string {
-  let val = 0;
-  let digits = 0;
-  let fields = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 48 && c <= 57) {
-      if (digits === 1 && val === 0) return 'IPv4 field has octet with leading zero';
-      val = val * 10 + (c - 48);
-      digits++;
-      if (val > 255) return 'IPv4 field has value >255';
-    } else if (c === 46) {
-      if (i === 0 || i === s.length - 1 || s.charCodeAt(i - 1) === 46) return 'IPv4 field must have at least one digit';
-      if (fields === 3) return 'IPv4 address too long';
-      fields++;
-      val = 0;
-      digits = 0;
-    } else {
-      return 'unexpected character';
-    }
-  }
-  if (fields < 3) return 'IPv4 address too short';
-  return { family: 4, zone: '' };
-}
-
-function isHex(c: number): boolean {
-  return (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
-}
-
-function parseIPv6(input: string): ParsedAddr | string {
-  let s = input;
-  let zone = '';
-  const pct = s.indexOf('%');
-  if (pct >= 0) {
-    zone = s.slice(pct + 1);
-    s = s.slice(0, pct);
-    if (zone === '') return 'zone must be a non-empty string';
-  }
-  let ellipsis = -1;
-  if (s.length >= 2 && s[0] === ':' && s[1] === ':') {
-    ellipsis = 0;
-    s = s.slice(2);
-    if (s.length === 0) return { family: 6, zone };
-  }
-  let i = 0; // bytes filled
-  while (i < 16) {
-    let off = 0;
-    let acc = 0;
-    for (; off < s.length; off++) {
-      const c = s.charCodeAt(off);
-      if (!isHex(c)) break;
-      if (off > 3) return 'each group must have 4 or less digits';
-      acc = acc * 16 + parseInt(s[off]!, 16);
-      if (acc > 0xffff) return 'IPv6 field has value >=2^16';
-    }
-    if (off === 0) return 'each colon-separated field must have at least one digit';
-    if (off < s.length && s[off] === '.') {
-      if (ellipsis < 0 && i !== 12) return 'embedded IPv4 address must replace the final 2 fields of the address';
-      if (i + 4 > 16) return 'too many hex fields to fit an embedded IPv4 at the end of the address';
-      const v4 = parseIPv4(s);
-      if (typeof v4 === 'string') return v4;
-      s = '';
-      i += 4;
-      break;
-    }
-    i += 2;
-    s = s.slice(off);
-    if (s.length === 0) break;
-    if (s[0] !== ':') return 'unexpected character, want colon';
-    if (s.length === 1) return 'colon must be followed by more characters';
-    s = s.slice(1);
-    if (s[0] === ':') {
-      if (ellipsis >= 0) return 'multiple :: in address';
-      ellipsis = i;
-      s = s.slice(1);
-      if (s.length === 0) break;
-    }
-  }
-  if (s.length !== 0) return 'trailing garbage after address';
-  if (i < 16) {
-    if (ellipsis < 0) return 'address string too short';
-  } else if (ellipsis >= 0) {
-    return 'the :: must expand to at least one field of zeros';
-  }
-  return { family: 6, zone };
-}
-
-/** netip.ParseAddr: an IPv4 or IPv6 address (IPv6 may carry a zone). Returns the reason on failure. */
-export function parseAddr(s: string): ParsedAddr | string {
-  for (let i = 0; i < s.length; i++) {
-    const c = s[i];
-    if (c === '.') return parseIPv4(s);
-    if (c === ':') return parseIPv6(s);
-    if (c === '%') return 'missing IPv6 address';
-  }
-  return 'unable to parse IP';
-}
-
-/** netip.ParsePrefix: `addr/bits`, no zone, bits without sign or leading zero, within the family's width. */
-export function parsePrefix(s: string): { family: 4 | 6; bits: number } | string {
-  const slash = s.lastIndexOf('/');
-  if (slash < 0) return "no '/'";
-  const addr = parseAddr(s.slice(0, slash));
-  if (typeof addr === 'string') return addr;
-  if (addr.family === 6 && addr.zone !== '') return 'IPv6 zones cannot be present in a prefix';
-  const bitsStr = s.slice(slash + 1);
-  if (bitsStr.length > 1 && (bitsStr[0]! < '1' || bitsStr[0]! > '9')) return `bad bits after slash: ${goQuote(bitsStr)}`;
-  const bits = goAtoi(bitsStr);
-  if (bits === undefined) return `bad bits after slash: ${goQuote(bitsStr)}`;
-  const max = addr.family === 4 ? 32 : 128;
-  if (bits < 0 || bits > max) return 'prefix length out of range';
-  return { family: addr.family, bits };
-}
+// IP addresses and prefixes, parsed with Go's net/netip as Istio does.
 
 /** netutil.IsValidIPAddress. */
 export function isValidIPAddress(s: string): boolean {
-  return typeof parseAddr(s) !== 'string';
+  return !('error' in goParseAddr(s));
 }
 
 /** agent.ValidateIPAddress. */
@@ -424,7 +294,7 @@ export function validateIPAddress(addr: string): string | undefined {
 /** agent.ValidateIPSubnet: `a.b.c.d/nn`, `x::y/nn`, or a single address. */
 export function validateIPSubnet(subnet: string): string | undefined {
   if (subnet.split('/').length - 1 === 1) {
-    return typeof parsePrefix(subnet) === 'string' ? `${subnet} is not a valid CIDR block` : undefined;
+    return 'error' in goParsePrefix(subnet) ? `${subnet} is not a valid CIDR block` : undefined;
   }
   return validateIPAddress(subnet);
 }
@@ -500,70 +370,15 @@ export function validateProtocol(protocol: string): string | undefined {
 // ---------------------------------------------------------------------------------------------
 // Durations.
 
-const NANOS: Record<string, bigint> = {
-  ns: 1n,
-  us: 1_000n,
-  'µs': 1_000n, // U+00B5 micro sign
-  'μs': 1_000n, // U+03BC Greek mu
-  ms: 1_000_000n,
-  s: 1_000_000_000n,
-  m: 60_000_000_000n,
-  h: 3_600_000_000_000n,
-};
-const MAX_DURATION = 9223372036854775807n;
-
 /**
- * Go's time.ParseDuration, in nanoseconds. Istio decodes `google.protobuf.Duration` fields with the
- * legacy jsonpb decoder, which uses time.ParseDuration, so `1m`, `1h30m` and `1.5s` are all accepted.
- * Returns `undefined` for text Go would reject (the schema check reports those).
+ * A `google.protobuf.Duration` field in nanoseconds. Istio decodes these with the legacy jsonpb
+ * decoder, which uses time.ParseDuration, so `1m`, `1h30m` and `1.5s` are all accepted. Returns
+ * `undefined` for text Go would reject (the schema check reports those).
  */
 export function parseGoDurationNanos(text: unknown): bigint | undefined {
   if (typeof text !== 'string') return undefined;
-  let s = text;
-  let neg = false;
-  if (s !== '' && (s[0] === '-' || s[0] === '+')) {
-    neg = s[0] === '-';
-    s = s.slice(1);
-  }
-  if (s === '0') return 0n;
-  if (s === '') return undefined;
-  let total = 0n;
-  while (s !== '') {
-    const m = /^([0-9]*)(?:\.([0-9]*))?/.exec(s)!;
-    const whole = m[1]!;
-    const frac = m[2];
-    if (whole === '' && (frac === undefined || frac === '')) return undefined;
-    s = s.slice(m[0].length);
-    const u = /^[^0-9.]+/.exec(s);
-    if (!u) return undefined;
-    const unit = NANOS[u[0]];
-    if (unit === undefined) return undefined;
-    s = s.slice(u[0].length);
-    let v = whole === '' ? 0n : BigInt(whole);
-    if (v > MAX_DURATION / unit) return undefined;
-    v *= unit;
-    if (frac) {
-      // Go scales the fraction with float64 arithmetic; do the same so rounding matches.
-      let f = 0;
-      let scale = 1;
-      for (const d of frac) {
-        if (f > (2 ** 63 - 1 - 9) / 10) break; // Go stops accumulating digits on overflow
-        f = f * 10 + Number(d);
-        scale *= 10;
-      }
-      v += BigInt(Math.trunc(f * (Number(unit) / scale)));
-      if (v > MAX_DURATION) return undefined;
-    }
-    total += v;
-    if (total > MAX_DURATION) return undefined;
-  }
-  return neg ? -total : total;
-}
-
-/** Milliseconds of a duration field, for callers that only need a number. */
-export function durationMillis(text: unknown): number | undefined {
-  const ns = parseGoDurationNanos(text);
-  return ns === undefined ? undefined : Number(ns) / 1e6;
+  const d = parseGoDuration(text);
+  return typeof d === 'bigint' ? d : undefined;
 }
 
 /** agent.ValidateDuration: at least 1ms, and a whole number of milliseconds. */
@@ -573,6 +388,16 @@ export function validateDuration(text: unknown): string | undefined {
   if (ns < 1_000_000n) return 'duration must be greater than 1ms';
   if (ns % 1_000_000n !== 0n) return 'only durations to ms precision are supported';
   return undefined;
+}
+
+/**
+ * agent.ValidateDuration where no schema rule checks the syntax first: text jsonpb cannot
+ * decode is rejected with jsonpb's "bad Duration".
+ */
+export function durationError(text: unknown): string | undefined {
+  const d = parseGoDuration(str(text));
+  if (typeof d !== 'bigint') return `bad Duration: ${d.error}`;
+  return validateDuration(str(text));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -628,29 +453,93 @@ export function reportLabels(report: Reporter, path: Path, labels: unknown, pref
   }
 }
 
+export interface Finding {
+  path: Path;
+  message: string;
+  fix: string;
+}
+
 /**
  * validation.validateWorkloadSelector (istio.type.v1beta1.WorkloadSelector, `matchLabels`) and
  * ValidateAlphaWorkloadSelector (networking WorkloadSelector, `labels`): no empty keys, no `*`;
  * a selector without labels is a warning. Returns the findings rather than reporting them, because
- * Sidecar and ServiceEntry stop at a selector error (and word the warning differently).
+ * Sidecar, ServiceEntry and EnvoyFilter stop at a selector error (and word the warning differently).
  */
-export function checkWorkloadSelector(
-  selector: unknown,
-  labelsField: 'matchLabels' | 'labels',
-  path: Path,
-): { errors: { path: Path; message: string }[]; emptyWarning: boolean } {
-  const errors: { path: Path; message: string }[] = [];
+export function checkWorkloadSelector(selector: unknown, labelsField: 'matchLabels' | 'labels', path: Path): { errors: Finding[]; emptyWarning: boolean } {
+  const errors: Finding[] = [];
   if (!isObject(selector)) return { errors, emptyWarning: false };
   const labels = selector[labelsField];
   for (const [k, v] of entries(labels)) {
     const pair = goQuote(`${k}=${str(v)}`);
-    if (k === '') errors.push({ path: [...path, labelsField, k], message: `empty key is not supported in selector: ${pair}` });
-    if (k.includes('*') || str(v).includes('*')) errors.push({ path: [...path, labelsField, k], message: `wildcard is not supported in selector: ${pair}` });
+    const at = [...path, labelsField, k];
+    if (k === '') errors.push({ path: at, message: `empty key is not supported in selector: ${pair}`, fix: 'give the label a name' });
+    if (k.includes('*') || str(v).includes('*')) {
+      errors.push({ path: at, message: `wildcard is not supported in selector: ${pair}`, fix: 'selectors match labels exactly; list the exact label value' });
+    }
   }
   return { errors, emptyWarning: entries(labels).length === 0 };
 }
 
-export const SELECTOR_FIX = 'select workloads by exact label values; remove empty keys and `*`';
+/** validation.validateWorkloadSelector, reported: errors, and a warning for a selector without labels. */
+export function validateWorkloadSelector(selector: unknown, path: Path, report: Reporter): void {
+  const { errors, emptyWarning } = checkWorkloadSelector(selector, 'matchLabels', path);
+  for (const e of errors) report.error(e.path, e.message, e.fix);
+  if (emptyWarning) report.warn(path, 'workload selector specified without labels', 'add matchLabels, or remove the selector to target the whole namespace');
+}
+
+/** validation.validateOneOfSelectorType. Pass `targetRef: false` for kinds without it. */
+export function validateOneOfSelectorType(spec: Obj, report: Reporter, fields: { targetRef: boolean } = { targetRef: true }): void {
+  const present: string[] = [];
+  if (msg(spec.selector)) present.push('selector');
+  if (fields.targetRef && msg(spec.targetRef)) present.push('targetRef');
+  if (nonEmpty(spec.targetRefs)) present.push('targetRefs');
+  if (present.length > 1) {
+    report.error(['spec', present[present.length - 1]!], 'only one of targetRefs or workloadSelector can be set', `keep one of ${present.join(', ')}`);
+  }
+}
+
+const ALLOWED_TARGET_REFS: readonly { group: string; version: string; kind: string }[] = [
+  { group: '', version: 'v1', kind: 'Service' },
+  { group: 'networking.istio.io', version: 'v1', kind: 'ServiceEntry' },
+  { group: 'gateway.networking.k8s.io', version: 'v1', kind: 'Gateway' },
+  { group: 'gateway.networking.k8s.io', version: 'v1', kind: 'GatewayClass' },
+];
+const canonicalGroup = (g: string): string => (g === '' ? 'core' : g);
+/** How Go prints `allowedTargetRefs` (a slice of GroupVersionKind) with %v. */
+const ALLOWED_TARGET_REFS_TEXT = `[${ALLOWED_TARGET_REFS.map((r) => `${canonicalGroup(r.group)}/${r.version}/${r.kind}`).join(' ')}]`;
+
+/** validation.validatePolicyTargetReference. */
+export function validatePolicyTargetReference(ref: unknown, path: Path, report: Reporter): void {
+  const r = msg(ref);
+  if (!r) return;
+  const group = str(r.group);
+  const kind = str(r.kind);
+  if (str(r.name) === '') report.error([...path, 'name'], 'targetRef name must be set', 'set the name of the Gateway, GatewayClass, Service or ServiceEntry this policy attaches to');
+  if (str(r.namespace) !== '') {
+    report.error([...path, 'namespace'], 'targetRef namespace must not be set; cross namespace referencing is not supported', "remove namespace; the target must be in the policy's namespace");
+  }
+  const allowed = ALLOWED_TARGET_REFS.some((a) => a.kind === kind && canonicalGroup(a.group) === canonicalGroup(group));
+  if (!allowed) {
+    report.error(path, `targetRef must be to one of ${ALLOWED_TARGET_REFS_TEXT} but was ${group}/${kind}`, 'target a Gateway or GatewayClass (group gateway.networking.k8s.io), a Service (group "") or a ServiceEntry (group networking.istio.io)');
+  }
+}
+
+/** validation.validatePolicyTargetReferences. */
+export function validatePolicyTargetReferences(refs: unknown, path: Path, report: Reporter): void {
+  msgList(refs).forEach((r, i) => validatePolicyTargetReference(r, [...path, i], report));
+}
+
+/**
+ * The workload selection every policy kind checks first (AuthorizationPolicy,
+ * RequestAuthentication, Telemetry, WasmPlugin, TrafficExtension): validateOneOfSelectorType,
+ * validateWorkloadSelector, validatePolicyTargetReference(s), in Istio's order.
+ */
+export function validatePolicySelection(spec: Obj, report: Reporter, fields: { targetRef: boolean } = { targetRef: true }): void {
+  validateOneOfSelectorType(spec, report, fields);
+  validateWorkloadSelector(spec.selector, ['spec', 'selector'], report);
+  if (fields.targetRef) validatePolicyTargetReference(spec.targetRef, ['spec', 'targetRef'], report);
+  validatePolicyTargetReferences(spec.targetRefs, ['spec', 'targetRefs'], report);
+}
 
 // ---------------------------------------------------------------------------------------------
 // exportTo (validation.go: validateExportTo, pkg/config/visibility).
@@ -899,29 +788,39 @@ const INTERNAL_PARENT_NAMESPACE = 'internal.istio.io/parent-namespace';
 const INTERNAL_PARENT_NAMES = 'internal.istio.io/parents';
 
 /**
- * validation.validateMetadata: annotations Istio rejects before looking at the spec. Returns false
- * when the resource was rejected (Istio then skips the kind's own checks). The `istio.io/dry-run`
- * value itself is only checked for AuthorizationPolicy, which passes `allowDryRun`.
+ * validation.validateMetadata / checkDryRunAnnotation: annotations Istio rejects before looking
+ * at the spec. `authzAction` is the AuthorizationPolicy action for that kind, and `undefined` for
+ * every other kind (which may not carry `istio.io/dry-run` at all). Istio stops at the first of
+ * these problems and then skips the kind's own checks, so this returns false when the caller
+ * must stop.
  */
-export function validateObjectMetadata(ctx: SemanticContext, allowDryRun = false): boolean {
+export function validateMetadata(ctx: SemanticContext, authzAction?: string): boolean {
   const { metadata } = ctx.resource;
   const annotations = metadata.annotations ?? {};
+  const where = `${metadata.namespace}/${metadata.name}`;
   const at = (key: string): Path => ['metadata', 'annotations', key];
-  if (!allowDryRun && Object.hasOwn(annotations, DRY_RUN_ANNOTATION)) {
-    ctx.report.error(
-      at(DRY_RUN_ANNOTATION),
-      `${metadata.namespace}/${metadata.name} has unsupported annotation ${DRY_RUN_ANNOTATION}, please remove the annotation`,
-      'only AuthorizationPolicy supports istio.io/dry-run; remove the annotation',
-    );
-    return false;
+  if (Object.hasOwn(annotations, DRY_RUN_ANNOTATION)) {
+    const val = annotations[DRY_RUN_ANNOTATION] ?? '';
+    if (authzAction === undefined) {
+      ctx.report.error(at(DRY_RUN_ANNOTATION), `${where} has unsupported annotation ${DRY_RUN_ANNOTATION}, please remove the annotation`, `only AuthorizationPolicy supports ${DRY_RUN_ANNOTATION}; remove the annotation`);
+      return false;
+    }
+    if (authzAction !== 'ALLOW' && authzAction !== 'DENY') {
+      ctx.report.error(at(DRY_RUN_ANNOTATION), `the annotation ${DRY_RUN_ANNOTATION} currently only supports action ALLOW/DENY, found action ${authzAction} in ${where}`, 'remove the annotation, or use it on an ALLOW or DENY policy');
+      return false;
+    }
+    if (parseGoBool(val) === undefined) {
+      ctx.report.error(at(DRY_RUN_ANNOTATION), `${where} has annotation ${DRY_RUN_ANNOTATION} with invalid value (${val}): strconv.ParseBool: parsing ${goQuote(val)}: invalid syntax`, 'use "true" or "false"');
+      return false;
+    }
   }
   if (Object.hasOwn(annotations, ALWAYS_REJECT_ANNOTATION)) {
-    ctx.report.error(at(ALWAYS_REJECT_ANNOTATION), `"${ALWAYS_REJECT_ANNOTATION}" annotation found, rejecting`, 'remove this internal annotation');
+    ctx.report.error(at(ALWAYS_REJECT_ANNOTATION), `${goQuote(ALWAYS_REJECT_ANNOTATION)} annotation found, rejecting`, 'remove this internal annotation');
     return false;
   }
   for (const key of [INTERNAL_PARENT_NAMESPACE, INTERNAL_PARENT_NAMES]) {
     if (Object.hasOwn(annotations, key)) {
-      ctx.report.error(at(key), `"${key}" annotation found, this may not be set by users`, 'remove this internal annotation; Istio sets it only on configuration it generates');
+      ctx.report.error(at(key), `${goQuote(key)} annotation found, this may not be set by users`, 'remove this internal annotation; Istio sets it only on configuration it generates');
       return false;
     }
   }

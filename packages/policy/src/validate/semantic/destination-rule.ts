@@ -5,22 +5,14 @@
  */
 import type { SemanticValidator } from '../types.js';
 import {
-  checkWorkloadSelector,
-  isObject,
-  isSet,
-  list,
-  reportExportTo,
-  reportLabels,
-  SELECTOR_FIX,
-  str,
-  validateObjectMetadata,
-  validateWildcardDomain,
+  isObject, isSet, list, reportExportTo, reportLabels, str, validateMetadata, validateWildcardDomain,
+  validateWorkloadSelector,
 } from './common.js';
 import { errorsOnly, validateTrafficPolicy } from './traffic-policy.js';
 import { validateSubsetName } from './virtual-service-http.js';
 
 export const validateDestinationRule: SemanticValidator = (spec, ctx) => {
-  if (!validateObjectMetadata(ctx)) return;
+  if (!validateMetadata(ctx)) return;
   if (!isObject(spec)) return;
   const { report } = ctx;
   const namespace = ctx.resource.metadata.namespace;
@@ -49,10 +41,5 @@ export const validateDestinationRule: SemanticValidator = (spec, ctx) => {
 
   reportExportTo(report, ['spec', 'exportTo'], namespace, spec.exportTo, false, isSet(spec, 'workloadSelector'));
 
-  // validation.validateWorkloadSelector (istio.type.v1beta1.WorkloadSelector).
-  const selector = checkWorkloadSelector(spec.workloadSelector, 'matchLabels', ['spec', 'workloadSelector']);
-  for (const e of selector.errors) report.error(e.path, e.message, SELECTOR_FIX);
-  if (selector.emptyWarning) {
-    report.warn(['spec', 'workloadSelector'], 'workload selector specified without labels', 'add `matchLabels`, or remove `workloadSelector` to apply to all workloads');
-  }
+  validateWorkloadSelector(spec.workloadSelector, ['spec', 'workloadSelector'], report);
 };

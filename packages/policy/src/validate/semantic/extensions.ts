@@ -7,27 +7,11 @@
  */
 import type { Reporter, SemanticValidator } from '../types.js';
 import { re2Error } from '../../util/regex.js';
+import { type GoUrl, goUrlParse, goUrlParseRequestURI } from '../go-compat.js';
 import {
-  byteLength,
-  enumName,
-  goUrlParse,
-  goUrlParseRequestURI,
-  isObj,
-  msg,
-  msgList,
-  num,
-  oneofWinner,
-  str,
-  validateAlphaWorkloadSelector,
-  validateIstioMetadata,
-  validateOneOfSelectorType,
-  validatePolicyTargetReference,
-  validatePolicyTargetReferences,
-  validateWorkloadSelector,
-  type GoUrl,
-  type Obj,
-  type Path,
-} from './security-common.js';
+  byteLength, checkWorkloadSelector, enumName, isObject, msg, msgList, num, type Obj, oneofWinner, type Path,
+  str, validateMetadata, validatePolicySelection, validateWorkloadSelector,
+} from './common.js';
 
 // ---------------------------------------------------------------------------------------------
 // EnvoyFilter
@@ -81,18 +65,17 @@ function canonicalFilterName(name: string, http: boolean): string | undefined {
 
 /** envoyfilter.go: ValidateEnvoyFilter (the Envoy proto decoding of patch values is partial, see below). */
 export const validateEnvoyFilter: SemanticValidator = (spec, ctx) => {
-  const s: Obj = isObj(spec) ? spec : {};
+  const s: Obj = isObject(spec) ? spec : {};
   const report = ctx.report;
-  if (!validateIstioMetadata(ctx)) return;
+  if (!validateMetadata(ctx)) return;
 
-  let selectorErrors = 0;
-  const counting: Reporter = { error: (p, m, f) => { selectorErrors++; report.error(p, m, f); }, warn: report.warn };
-  const noLabels = validateAlphaWorkloadSelector(s.workloadSelector, ['spec', 'workloadSelector'], counting);
+  const selector = checkWorkloadSelector(s.workloadSelector, 'labels', ['spec', 'workloadSelector']);
+  for (const e of selector.errors) report.error(e.path, e.message, e.fix);
   // Istio returns the selector errors alone, before any warning or patch check.
-  if (selectorErrors > 0) return;
+  if (selector.errors.length > 0) return;
 
   report.warn(['spec'], 'EnvoyFilter exposes internal implementation details that may change at any time. Prefer other APIs if possible, and exercise extreme caution, especially around upgrades.', 'prefer a first-class API (Telemetry, WasmPlugin, TrafficExtension, DestinationRule...) where one exists');
-  if (noLabels) {
+  if (selector.emptyWarning) {
     report.warn(['spec', 'workloadSelector'], 'Envoy filter: workload selector specified without labels, will be applied to all services in namespace', 'add labels to the workloadSelector, or remove it to target the namespace on purpose');
   }
 
@@ -232,7 +215,7 @@ function findEnvoyV2TypeUrl(v: unknown, path: Path): { url: string; path: Path }
     }
     return undefined;
   }
-  if (!isObj(v)) return undefined;
+  if (!isObject(v)) return undefined;
   const typeUrl = typeof v['@type'] === 'string' ? v['@type'] : undefined;
   const typeName = typeUrl?.slice(typeUrl.lastIndexOf('/') + 1);
   if (typeUrl && typeName && ENVOY_V2_TYPE.test(typeName)) return { url: typeUrl, path: [...path, '@type'] };
@@ -383,13 +366,10 @@ function validateTrafficMatch(match: unknown, report: Reporter): void {
 
 /** validation.go: ValidateWasmPlugin. */
 export const validateWasmPlugin: SemanticValidator = (spec, ctx) => {
-  const s: Obj = isObj(spec) ? spec : {};
+  const s: Obj = isObject(spec) ? spec : {};
   const report = ctx.report;
-  if (!validateIstioMetadata(ctx)) return;
-  validateOneOfSelectorType(s, report);
-  validateWorkloadSelector(s.selector, ['spec', 'selector'], report);
-  validatePolicyTargetReference(s.targetRef, ['spec', 'targetRef'], report);
-  validatePolicyTargetReferences(s.targetRefs, ['spec', 'targetRefs'], report);
+  if (!validateMetadata(ctx)) return;
+  validatePolicySelection(s, report);
   validateWasmUrl(str(s.url), ['spec', 'url'], report);
   validateSha(str(s.sha256), ['spec', 'sha256'], report);
   if (byteLength(str(s.imagePullSecret)) > 253) {
@@ -407,18 +387,16 @@ const FILTER_CONFIG = ['wasm', 'lua'] as const;
 
 /** validation.go: ValidateTrafficExtension. */
 export const validateTrafficExtension: SemanticValidator = (spec, ctx) => {
-  const s: Obj = isObj(spec) ? spec : {};
+  const s: Obj = isObject(spec) ? spec : {};
   const report = ctx.report;
-  if (!validateIstioMetadata(ctx)) return;
+  if (!validateMetadata(ctx)) return;
   // jsonpb keeps only the last oneof member, so "both set" reaches Istio's check as one of them;
   // the CRD's CEL rule is what rejects a document with both.
   const kind = oneofWinner(s, FILTER_CONFIG);
   if (!kind) {
     report.error(['spec'], 'exactly one of wasm or lua must be set', 'add `lua: {inlineCode: ...}` or `wasm: {url: ...}`');
   }
-  validateOneOfSelectorType(s, report, { targetRef: false });
-  validateWorkloadSelector(s.selector, ['spec', 'selector'], report);
-  validatePolicyTargetReferences(s.targetRefs, ['spec', 'targetRefs'], report);
+  validatePolicySelection(s, report, { targetRef: false });
   if (kind === 'lua') {
     const code = str(msg(s.lua)?.inlineCode);
     const path = ['spec', 'lua', 'inlineCode'];
@@ -447,9 +425,9 @@ export const validateTrafficExtension: SemanticValidator = (spec, ctx) => {
 
 /** validation.go: ValidateProxyConfig. */
 export const validateProxyConfig: SemanticValidator = (spec, ctx) => {
-  const s: Obj = isObj(spec) ? spec : {};
+  const s: Obj = isObject(spec) ? spec : {};
   const report = ctx.report;
-  if (!validateIstioMetadata(ctx)) return;
+  if (!validateMetadata(ctx)) return;
   validateWorkloadSelector(s.selector, ['spec', 'selector'], report);
   if (num(s.concurrency) < 0) {
     report.error(['spec', 'concurrency'], 'concurrency must be greater than or equal to 0', 'use 0 (one worker per CPU core) or a positive number of worker threads');

@@ -4,24 +4,11 @@
  * ingress listeners).
  */
 import type { Reporter, SemanticValidator } from '../types.js';
+import { goQuote } from '../go-compat.js';
 import {
-  annotation,
-  goQuote,
-  isDNS1123Label,
-  isHTTPProtocol,
-  isObject,
-  isTLSProtocol,
-  list,
-  num,
-  parseProtocol,
-  str,
-  UNIX_ADDRESS_PREFIX,
-  validateIPAddress,
-  validateNamespaceSlashWildcardHostname,
-  validateObjectMetadata,
-  validatePort,
-  validateUnixAddress,
-  type Path,
+  annotation, isDNS1123Label, isHTTPProtocol, isObject, isTLSProtocol, list, num, parseProtocol, type Path,
+  str, UNIX_ADDRESS_PREFIX, validateIPAddress, validateMetadata, validateNamespaceSlashWildcardHostname,
+  validatePort, validateUnixAddress,
 } from './common.js';
 
 /** pkg/config/security: the cipher suites Envoy (BoringSSL) accepts in `cipherSuites`. */
@@ -214,7 +201,7 @@ export function validateServer(report: Reporter, path: Path, server: unknown, ga
 
 /** validation.go: ValidateGateway. */
 export const validateGateway: SemanticValidator = (spec, ctx) => {
-  if (!validateObjectMetadata(ctx)) return;
+  if (!validateMetadata(ctx)) return;
   const { report } = ctx;
   // Gateways converted from the Gateway API keep their original names.
   const gatewaySemantics = annotation(ctx, 'internal.istio.io/gateway-semantics') === 'gateway';

@@ -3,19 +3,19 @@
  * pkg/config/validation/validation.go (ValidatePeerAuthentication).
  */
 import type { SemanticValidator } from '../types.js';
-import { isMapSet, isObj, msg, validateIstioMetadata, validateWorkloadSelector, type Obj } from './security-common.js';
+import { isObject, msg, type Obj, validateMetadata, validateWorkloadSelector } from './common.js';
 
 /** validation.go: ValidatePeerAuthentication. */
 export const validatePeerAuthentication: SemanticValidator = (spec, ctx) => {
-  const s: Obj = isObj(spec) ? spec : {};
+  const s: Obj = isObject(spec) ? spec : {};
   const report = ctx.report;
-  if (!validateIstioMetadata(ctx)) return;
+  if (!validateMetadata(ctx)) return;
 
   const selector = msg(s.selector);
-  const labels = selector && isObj(selector.matchLabels) ? selector.matchLabels : {};
+  const labels = selector && isObject(selector.matchLabels) ? selector.matchLabels : {};
   const emptySelector = Object.keys(labels).length === 0;
   // An empty map stays a (non-nil) empty map through jsonpb, unlike an empty list.
-  const portLevel = isMapSet(s.portLevelMtls) ? s.portLevelMtls : undefined;
+  const portLevel = isObject(s.portLevelMtls) ? s.portLevelMtls : undefined;
   const ports = portLevel ? Object.keys(portLevel) : [];
 
   if (emptySelector && ports.length !== 0) {

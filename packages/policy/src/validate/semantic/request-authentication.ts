@@ -8,31 +8,17 @@
 import { X509Certificate } from 'node:crypto';
 import type { Reporter, SemanticValidator } from '../types.js';
 import {
-  durationError,
-  isObj,
-  jwksUriError,
-  msgList,
-  str,
-  strictHeaderNameError,
-  strList,
-  validateIstioMetadata,
-  validateOneOfSelectorType,
-  validatePolicyTargetReference,
-  validatePolicyTargetReferences,
-  validateWorkloadSelector,
-  type Obj,
-  type Path,
-} from './security-common.js';
+  durationError, isObject, msgList, type Obj, type Path, str, strList, validateMetadata,
+  validatePolicySelection, validateStrictHTTPHeaderName,
+} from './common.js';
+import { jwksUriError } from './security-common.js';
 
 /** validation.go: ValidateRequestAuthentication. */
 export const validateRequestAuthentication: SemanticValidator = (spec, ctx) => {
-  const s: Obj = isObj(spec) ? spec : {};
+  const s: Obj = isObject(spec) ? spec : {};
   const report = ctx.report;
-  if (!validateIstioMetadata(ctx)) return;
-  validateOneOfSelectorType(s, report);
-  validateWorkloadSelector(s.selector, ['spec', 'selector'], report);
-  validatePolicyTargetReference(s.targetRef, ['spec', 'targetRef'], report);
-  validatePolicyTargetReferences(s.targetRefs, ['spec', 'targetRefs'], report);
+  if (!validateMetadata(ctx)) return;
+  validatePolicySelection(s, report);
   msgList(s.jwtRules).forEach((rule, i) => {
     validateJwtRule(rule, ['spec', 'jwtRules', i], report);
   });
@@ -84,7 +70,7 @@ function validateJwtRule(rule: Obj, path: Path, report: Reporter): void {
       report.error(claim === '' ? [...p, 'claim'] : [...p, 'header'], 'outputClaimToHeaders header and claim value must be non-empty string', 'set both claim (e.g. sub) and header (e.g. x-jwt-sub)');
       return;
     }
-    const err = strictHeaderNameError(header);
+    const err = validateStrictHTTPHeaderName(header);
     if (err) report.error([...p, 'header'], err, 'use letters, digits, "-" and "_" only');
   });
   if (rule.timeout !== undefined && rule.timeout !== null) {
@@ -170,7 +156,7 @@ function decodeBase64(src: string): Buffer {
 }
 
 function parseKey(v: unknown): ParsedKey | { error: string } {
-  if (v !== null && !isObj(v)) {
+  if (v !== null && !isObject(v)) {
     return { error: `failed to unmarshal JSON into key hint: json: cannot unmarshal ${jsonTypeName(v)} into Go value of type struct { Kty string "json:\\"kty\\""; D json.RawMessage "json:\\"d\\"" }` };
   }
   const o: Obj = v ?? {};
@@ -226,7 +212,7 @@ export function parseJwks(text: string): { keys: ParsedKey[] } | { error: string
   } catch (e) {
     return { error: `failed to unmarshal JWK set: ${(e as Error).message}` };
   }
-  if (!isObj(data)) {
+  if (!isObject(data)) {
     if (Array.isArray(data)) return { error: "failed to unmarshal JWK set: expected '{', but got '['" };
     return { error: 'failed to unmarshal JWK set: error reading token: EOF' };
   }

@@ -3,33 +3,12 @@
  * addresses, ports, endpoints per resolution mode, exportTo).
  */
 import type { SemanticValidator } from '../types.js';
+import { goQuote } from '../go-compat.js';
 import {
-  checkWorkloadSelector,
-  entries,
-  goQuote,
-  isObject,
-  isSet,
-  isHTTPProtocol,
-  isTCPProtocol,
-  isTLSProtocol,
-  isValidIPAddress,
-  isWildcardHost,
-  list,
-  nonEmpty,
-  num,
-  parseProtocol,
-  reportExportTo,
-  reportLabels,
-  SELECTOR_FIX,
-  str,
-  validateFQDN,
-  validateIPSubnet,
-  validateObjectMetadata,
-  validatePartialWildcard,
-  validatePort,
-  validatePortName,
-  validateProtocol,
-  validateWildcardDomain,
+  checkWorkloadSelector, entries, isHTTPProtocol, isObject, isSet, isTCPProtocol, isTLSProtocol,
+  isValidIPAddress, isWildcardHost, list, nonEmpty, num, parseProtocol, reportExportTo, reportLabels, str,
+  validateFQDN, validateIPSubnet, validateMetadata, validatePartialWildcard, validatePort, validatePortName,
+  validateProtocol, validateWildcardDomain,
 } from './common.js';
 import { checkWorkloadEntry } from './workload-entry.js';
 
@@ -37,7 +16,7 @@ const AUTOALLOCATE_LABEL = 'networking.istio.io/enable-autoallocate-ip';
 const USE_WAYPOINT_LABEL = 'istio.io/use-waypoint';
 
 export const validateServiceEntry: SemanticValidator = (spec, ctx) => {
-  if (!validateObjectMetadata(ctx)) return;
+  if (!validateMetadata(ctx)) return;
   if (!isObject(spec)) return;
   const { report } = ctx;
   const labels = ctx.resource.metadata.labels ?? {};
@@ -52,7 +31,7 @@ export const validateServiceEntry: SemanticValidator = (spec, ctx) => {
   // validation.ValidateAlphaWorkloadSelector: Istio returns on the first selector error.
   const selector = checkWorkloadSelector(se.workloadSelector, 'labels', ['spec', 'workloadSelector']);
   if (selector.errors.length > 0) {
-    for (const e of selector.errors) report.error(e.path, e.message, SELECTOR_FIX);
+    for (const e of selector.errors) report.error(e.path, e.message, e.fix);
     return;
   }
   if (selector.emptyWarning) {

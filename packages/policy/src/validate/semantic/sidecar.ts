@@ -4,30 +4,12 @@
  * validateSidecarOutboundTrafficPolicy.
  */
 import type { Reporter, SemanticValidator } from '../types.js';
+import { goAtoi, goQuote } from '../go-compat.js';
 import {
-  checkWorkloadSelector,
-  goAtoi,
-  goQuote,
-  isHTTPProtocol,
-  isObject,
-  isSet,
-  isTLSProtocol,
-  list,
-  nonEmpty,
-  num,
-  parseProtocol,
-  SELECTOR_FIX,
-  str,
-  UNIX_ADDRESS_PREFIX,
-  validateFQDN,
-  validateIPAddress,
-  validateNamespaceSlashWildcardHostname,
-  validateObjectMetadata,
-  validatePort,
-  validatePortName,
-  validateProtocol,
+  checkWorkloadSelector, isHTTPProtocol, isObject, isSet, isTLSProtocol, list, nonEmpty, num, parseProtocol,
+  type Path, str, UNIX_ADDRESS_PREFIX, validateFQDN, validateIPAddress, validateMetadata,
+  validateNamespaceSlashWildcardHostname, validatePort, validatePortName, validateProtocol,
   validateUnixAddress,
-  type Path,
 } from './common.js';
 import { validateTLSOptions } from './gateway.js';
 import { validateConnectionPool } from './traffic-policy.js';
@@ -61,8 +43,8 @@ export function splitHostPort(hostport: string): { host: string; port: string } 
 const PORT_FIX = 'use a port between 1 and 65535';
 const PROTOCOL_FIX = 'use HTTP, HTTPS, HTTP2, GRPC, TLS, TCP, MONGO, REDIS, MYSQL or HTTP_PROXY (or leave it empty to sniff)';
 
-/** validation.validateSidecarIngressPortAndBind. */
-function validateIngressPortAndBind(report: Reporter, path: Path, port: Record<string, any>, bind: string): void {
+/** The port name and protocol checks that both validateSidecar*PortAndBind functions start with. */
+function reportPortNameAndProtocol(report: Reporter, path: Path, port: Record<string, any>): void {
   const name = str(port.name);
   if (name.length > 0) {
     const err = validatePortName(name);
@@ -70,6 +52,11 @@ function validateIngressPortAndBind(report: Reporter, path: Path, port: Record<s
   }
   const protoErr = validateProtocol(str(port.protocol));
   if (protoErr) report.error([...path, 'port', 'protocol'], protoErr, PROTOCOL_FIX);
+}
+
+/** validation.validateSidecarIngressPortAndBind. */
+function validateIngressPortAndBind(report: Reporter, path: Path, port: Record<string, any>, bind: string): void {
+  reportPortNameAndProtocol(report, path, port);
   const portErr = validatePort(num(port.number));
   if (portErr) report.error([...path, 'port', 'number'], portErr, PORT_FIX);
   if (bind.length !== 0) {
@@ -80,13 +67,7 @@ function validateIngressPortAndBind(report: Reporter, path: Path, port: Record<s
 
 /** validation.validateSidecarEgressPortBindAndCaptureMode. */
 function validateEgressPortBindAndCaptureMode(report: Reporter, path: Path, port: Record<string, any>, bind: string, captureMode: string): void {
-  const name = str(port.name);
-  if (name.length > 0) {
-    const err = validatePortName(name);
-    if (err) report.error([...path, 'port', 'name'], err, 'port names are DNS-1123 labels, e.g. `http`');
-  }
-  const protoErr = validateProtocol(str(port.protocol));
-  if (protoErr) report.error([...path, 'port', 'protocol'], protoErr, PROTOCOL_FIX);
+  reportPortNameAndProtocol(report, path, port);
   if (num(port.number) === 0) {
     // Port 0 means a unix domain socket listener.
     if (!bind.startsWith(UNIX_ADDRESS_PREFIX)) {
@@ -277,13 +258,13 @@ function validateEgress(report: Reporter, egress: unknown[], namespace: string):
 
 /** validation.go: ValidateSidecar. */
 export const validateSidecar: SemanticValidator = (spec, ctx) => {
-  if (!validateObjectMetadata(ctx)) return;
+  if (!validateMetadata(ctx)) return;
   if (!isObject(spec)) return;
   const { report } = ctx;
   // Istio returns on the first selector error, and on an empty Sidecar, without other findings.
   const selector = checkWorkloadSelector(spec.workloadSelector, 'labels', ['spec', 'workloadSelector']);
   if (selector.errors.length > 0) {
-    for (const e of selector.errors) report.error(e.path, e.message, SELECTOR_FIX);
+    for (const e of selector.errors) report.error(e.path, e.message, e.fix);
     return;
   }
   const ingress = list(spec.ingress);

@@ -7,21 +7,9 @@
 import { parse as parseCel } from '@marcbachmann/cel-js';
 import type { Reporter, SemanticValidator } from '../types.js';
 import {
-  enumName,
-  isObj,
-  msg,
-  msgList,
-  num,
-  oneofWinner,
-  str,
-  validateIstioMetadata,
-  validateOneOfSelectorType,
-  validatePolicyTargetReference,
-  validatePolicyTargetReferences,
-  validateWorkloadSelector,
-  type Obj,
-  type Path,
-} from './security-common.js';
+  enumName, isObject, msg, msgList, num, type Obj, oneofWinner, type Path, str, validateMetadata,
+  validatePolicySelection,
+} from './common.js';
 
 const TAG_OPERATIONS = ['UPSERT', 'REMOVE'] as const;
 // Tracing.CustomTag oneof `type`, in declaration order (telemetry.proto).
@@ -31,13 +19,10 @@ const METRIC_MATCH = ['metric', 'customMetric'] as const;
 
 /** validation.go: ValidateTelemetry. */
 export const validateTelemetry: SemanticValidator = (spec, ctx) => {
-  const s: Obj = isObj(spec) ? spec : {};
+  const s: Obj = isObject(spec) ? spec : {};
   const report = ctx.report;
-  if (!validateIstioMetadata(ctx)) return;
-  validateOneOfSelectorType(s, report);
-  validateWorkloadSelector(s.selector, ['spec', 'selector'], report);
-  validatePolicyTargetReference(s.targetRef, ['spec', 'targetRef'], report);
-  validatePolicyTargetReferences(s.targetRefs, ['spec', 'targetRefs'], report);
+  if (!validateMetadata(ctx)) return;
+  validatePolicySelection(s, report);
   validateTelemetryMetrics(s.metrics, report);
   validateTelemetryTracing(s.tracing, report);
   validateTelemetryAccessLogging(s.accessLogging, report);
@@ -92,12 +77,12 @@ function validateTelemetryTracing(tracing: unknown, report: Reporter): void {
     if (pct < 0 || pct > 100) {
       report.error([...path, 'randomSamplingPercentage'], 'randomSamplingPercentage must be in range [0.0, 100.0]', 'use a percentage from 0 to 100, e.g. 1.5');
     }
-    const tags = isObj(t.customTags) ? t.customTags : {};
+    const tags = isObject(t.customTags) ? t.customTags : {};
     for (const [name, value] of Object.entries(tags)) {
       const tagPath = [...path, 'customTags', name];
       if (name === '') report.error(tagPath, 'tag name may not be empty', 'give the tag a name');
       // A `null` map value decodes as an empty CustomTag, which has no type to check.
-      const tag: Obj = isObj(value) ? value : {};
+      const tag: Obj = isObject(value) ? value : {};
       const kind = oneofWinner(tag, CUSTOM_TAG_TYPES);
       const body: Obj = kind ? (msg(tag[kind]) ?? {}) : {};
       if (kind === 'literal' && str(body.value) === '') {
@@ -117,11 +102,11 @@ function validateTelemetryMetrics(metrics: unknown, report: Reporter): void {
     validateTelemetryProviders(m.providers, [...path, 'providers'], report);
     msgList(m.overrides).forEach((o, j) => {
       const oPath = [...path, 'overrides', j];
-      const overrides = isObj(o.tagOverrides) ? o.tagOverrides : {};
+      const overrides = isObject(o.tagOverrides) ? o.tagOverrides : {};
       for (const [tagName, value] of Object.entries(overrides)) {
         const tPath = [...oPath, 'tagOverrides', tagName];
         if (tagName === '') report.warn(tPath, 'tagOverrides.name may not be empty', 'name the metric label to change');
-        const to: Obj = isObj(value) ? value : {};
+        const to: Obj = isObject(value) ? value : {};
         const op = enumName(to.operation, TAG_OPERATIONS);
         const v = str(to.value);
         if (op === 'UPSERT' && v === '') {

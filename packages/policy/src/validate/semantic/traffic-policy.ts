@@ -9,22 +9,10 @@
  * a reporter that ignores warnings where Istio drops them.
  */
 import type { Reporter } from '../types.js';
+import { goQuote } from '../go-compat.js';
 import {
-  entries,
-  goQuote,
-  isObject,
-  isSet,
-  list,
-  nonEmpty,
-  num,
-  parseGoDurationNanos,
-  str,
-  validateDuration,
-  validateFQDN,
-  validateIPAddress,
-  validatePercent,
-  validatePort,
-  type Path,
+  entries, isObject, isSet, list, nonEmpty, num, parseGoDurationNanos, type Path, str, validateDuration,
+  validateFQDN, validateIPAddress, validatePercent, validatePort,
 } from './common.js';
 import { DURATION_FIX } from './virtual-service-http.js';
 
@@ -221,16 +209,10 @@ export function validateLocalityLbSetting(report: Reporter, path: Path, lb: unkn
   }
   const srcErr = validateLocalities(sources);
   if (srcErr) report.error([...path, 'distribute'], srcErr, LOCALITY_FIX);
-  if ((failover.length > 0 || failoverPriority.length > 0) && !outlierSet) {
-    report.warn(path, 'outlier detection policy must be provided for failover', 'add `outlierDetection` to the traffic policy; without it no endpoint is ever marked unhealthy and failover never happens');
-  }
-  failover.forEach((f, i) => {
-    const from = isObject(f) ? str(f.from) : '';
-    const to = isObject(f) ? str(f.to) : '';
-    const p = [...path, 'failover', i];
-    if (from === to) report.error(p, 'locality lb failover settings must specify different regions', 'fail over from one region to another');
-    if (from.includes('/') || to.includes('/')) report.error(p, 'locality lb failover only specify region', 'use region names only (no `/zone`)');
-    if (from.includes('*') || to.includes('*')) report.error(p, "locality lb failover region should not contain '*' wildcard", 'name the regions explicitly');
+  reportFailover(report, path, failover, failoverPriority, outlierSet, {
+    sameRegion: 'locality lb failover settings must specify different regions',
+    notRegion: 'locality lb failover only specify region',
+    wildcard: "locality lb failover region should not contain '*' wildcard",
   });
 }
 
@@ -248,6 +230,26 @@ export function validateZoneAwareLbSetting(report: Reporter, path: Path, lb: unk
       );
     }
   });
+  reportFailover(report, path, failover, failoverPriority, outlierSet, {
+    sameRegion: 'zone aware lb failover settings must specify different regions',
+    notRegion: 'zone aware lb failover only specifies region; zone and subzone failover are handled automatically',
+    wildcard: "zone aware lb failover region should not contain '*' wildcard",
+  });
+}
+
+/**
+ * The failover checks that agent.ValidateLocalityLbSetting and ValidateZoneAwareLbSetting share
+ * (each with its own wording): failover without outlier detection never triggers, and each
+ * `failover` entry names two different regions, without zones or wildcards.
+ */
+function reportFailover(
+  report: Reporter,
+  path: Path,
+  failover: readonly unknown[],
+  failoverPriority: readonly string[],
+  outlierSet: boolean,
+  messages: { sameRegion: string; notRegion: string; wildcard: string },
+): void {
   if ((failover.length > 0 || failoverPriority.length > 0) && !outlierSet) {
     report.warn(path, 'outlier detection policy must be provided for failover', 'add `outlierDetection` to the traffic policy; without it no endpoint is ever marked unhealthy and failover never happens');
   }
@@ -255,9 +257,9 @@ export function validateZoneAwareLbSetting(report: Reporter, path: Path, lb: unk
     const from = isObject(f) ? str(f.from) : '';
     const to = isObject(f) ? str(f.to) : '';
     const p = [...path, 'failover', i];
-    if (from === to) report.error(p, 'zone aware lb failover settings must specify different regions', 'fail over from one region to another');
-    if (from.includes('/') || to.includes('/')) report.error(p, 'zone aware lb failover only specifies region; zone and subzone failover are handled automatically', 'use region names only (no `/zone`)');
-    if (from.includes('*') || to.includes('*')) report.error(p, "zone aware lb failover region should not contain '*' wildcard", 'name the regions explicitly');
+    if (from === to) report.error(p, messages.sameRegion, 'fail over from one region to another');
+    if (from.includes('/') || to.includes('/')) report.error(p, messages.notRegion, 'use region names only (no `/zone`)');
+    if (from.includes('*') || to.includes('*')) report.error(p, messages.wildcard, 'name the regions explicitly');
   });
 }
 

@@ -4,36 +4,13 @@
  * rewrite) and agent/validation.go (ValidateHTTPRetry).
  */
 import type { Reporter } from '../types.js';
+import { goAtoi, goFixed, goQuote } from '../go-compat.js';
 import {
-  byteLength,
-  entries,
-  goFixed,
-  goQuote,
-  goAtoi,
-  goStatusText,
-  HEADER_VALUE_FIX,
-  isAuthorityHeader,
-  isDNS1123Label,
-  isObject,
-  isSet,
-  list,
-  nonEmpty,
-  num,
-  parseGoDurationNanos,
-  reportLabels,
-  str,
-  validateCORSHTTPHeaderName,
-  validateDuration,
-  validateHTTPHeaderNameOrJwtClaimRoute,
-  validateHTTPHeaderOperationName,
-  validateHTTPHeaderValue,
-  validateHTTPHeaderWithAuthorityOperationName,
-  validatePercentage,
-  validatePort,
-  validateFQDN,
-  validateStringRegexp,
-  validateWildcardDomain,
-  type Path,
+  byteLength, entries, goStatusText, HEADER_VALUE_FIX, isAuthorityHeader, isDNS1123Label, isObject, isSet,
+  list, nonEmpty, num, parseGoDurationNanos, type Path, reportLabels, str, validateCORSHTTPHeaderName,
+  validateDuration, validateFQDN, validateHTTPHeaderNameOrJwtClaimRoute, validateHTTPHeaderOperationName,
+  validateHTTPHeaderValue, validateHTTPHeaderWithAuthorityOperationName, validatePercentage, validatePort,
+  validateStringRegexp, validateWildcardDomain,
 } from './common.js';
 
 export const DURATION_FIX = 'use a duration of at least 1ms in whole milliseconds, e.g. `250ms` or `2s`';

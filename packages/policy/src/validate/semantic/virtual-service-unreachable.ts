@@ -5,7 +5,8 @@
  * (VirtualServiceUnreachableRule, VirtualServiceIneffectiveMatch); the rules still apply.
  */
 import type { Reporter } from '../types.js';
-import { entries, goQuote, isObject, isSet, list, nonEmpty, num, str, type Path } from './common.js';
+import { goQuote } from '../go-compat.js';
+import { entries, isObject, isSet, list, nonEmpty, num, type Path, str } from './common.js';
 import { matchKind } from './virtual-service-http.js';
 
 /** Stable JSON with sorted keys, `undefined` members dropped. */

@@ -4,28 +4,11 @@
  * virtual-service-http.ts.
  */
 import type { Reporter, SemanticValidator } from '../types.js';
+import { goQuote, goStringList } from '../go-compat.js';
 import {
-  annotation,
-  entries,
-  goQuote,
-  goStringList,
-  hostMatches,
-  hostSubsetOf,
-  isJwtClaimRoute,
-  isObject,
-  isValidIPAddress,
-  list,
-  nonEmpty,
-  num,
-  reportExportTo,
-  reportLabels,
-  str,
-  validateIPSubnet,
-  validateObjectMetadata,
-  validatePort,
-  validateWildcardDomain,
-  validateWildcardDomainForVirtualServiceBoundToGateway,
-  type Path,
+  annotation, entries, hostMatches, hostSubsetOf, isJwtClaimRoute, isObject, isValidIPAddress, list,
+  nonEmpty, num, type Path, reportExportTo, reportLabels, str, validateIPSubnet, validateMetadata,
+  validatePort, validateWildcardDomain, validateWildcardDomainForVirtualServiceBoundToGateway,
 } from './common.js';
 import { reportGatewayNames, validateHTTPRoute, validateRouteDestinations } from './virtual-service-http.js';
 import { analyzeUnreachableRules } from './virtual-service-unreachable.js';
@@ -117,7 +100,7 @@ function validateTCPRoute(report: Reporter, path: Path, tcp: unknown, gatewaySem
  * JWT-claim header matches are only for gateways.
  */
 export const validateVirtualService: SemanticValidator = (spec, ctx) => {
-  if (!validateObjectMetadata(ctx)) return;
+  if (!validateMetadata(ctx)) return;
   if (!isObject(spec)) return;
   const { report } = ctx;
   const vs = spec;

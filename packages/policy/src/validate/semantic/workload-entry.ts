@@ -4,27 +4,11 @@
  * `ValidateWorkloadGroup` and validateReadinessProbe.
  */
 import type { Reporter, SemanticValidator } from '../types.js';
+import { goQuote } from '../go-compat.js';
 import {
-  entries,
-  goQuote,
-  isObject,
-  isSet,
-  isValidIPAddress,
-  list,
-  nonEmpty,
-  num,
-  reportLabels,
-  str,
-  UNIX_ADDRESS_PREFIX,
-  validateFQDN,
-  validateLabelKey,
-  validateLabelValue,
-  validateObjectMetadata,
-  validatePort,
-  validatePortName,
-  validateProbeHeaderName,
-  validateUnixAddress,
-  type Path,
+  entries, isObject, isSet, isValidIPAddress, list, nonEmpty, num, type Path, reportLabels, str,
+  UNIX_ADDRESS_PREFIX, validateFQDN, validateLabelKey, validateLabelValue, validateMetadata, validatePort,
+  validatePortName, validateProbeHeaderName, validateUnixAddress,
 } from './common.js';
 
 const PORT_NAME_FIX = 'port names are DNS-1123 labels and must match a port name of the service';
@@ -70,7 +54,7 @@ export function checkWorkloadEntry(report: Reporter, path: Path, we: Record<stri
 
 /** validation.go: ValidateWorkloadEntry (ports are not checked against services here). */
 export const validateWorkloadEntry: SemanticValidator = (spec, ctx) => {
-  if (!validateObjectMetadata(ctx)) return;
+  if (!validateMetadata(ctx)) return;
   if (!isObject(spec)) return;
   checkWorkloadEntry(ctx.report, ['spec'], spec, undefined, true);
 };
@@ -114,7 +98,7 @@ function validateReadinessProbe(report: Reporter, path: Path, probe: unknown): v
  * fields such as `address` are filled in per instance.
  */
 export const validateWorkloadGroup: SemanticValidator = (spec, ctx) => {
-  if (!validateObjectMetadata(ctx)) return;
+  if (!validateMetadata(ctx)) return;
   if (!isObject(spec)) return;
   const { report } = ctx;
   if (!isSet(spec, 'template')) {
