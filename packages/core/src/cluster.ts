@@ -1,0 +1,157 @@
+/**
+ * A cluster is Envoy's unit of upstream state: (service, subset, port) with its merged
+ * traffic policy, its endpoints, a load balancer, outlier detection and the circuit-breaker
+ * counters. Limits are per client process per cluster, summed over endpoints (reference
+ * §2.4). Endpoint objects survive snapshot swaps so counters and ejections carry over.
+ */
+import { clusterPolicy, destinationPolicy, type ClusterPolicy, type MeshService, type RouteDestination, type Snapshot } from '@meshwork/policy';
+import { createEndpointState, type EndpointState, type LoadBalancer, type PickContext } from './endpoint.js';
+import { createLoadBalancer } from './lb/index.js';
+import { OutlierDetector } from './outlier-detection.js';
+
+export function clusterKey(host: string, subset: string | null | undefined, port: number): string {
+  return `outbound|${port}|${subset ?? ''}|${host}`;
+}
+
+/** Endpoint port for a service port: WorkloadEntry `ports[name]`, else the service's targetPort. */
+function endpointPort(service: MeshService, port: number, epPorts: Record<string, number>): number | undefined {
+  const sp = service.ports.find((p) => p.number === port);
+  if (!sp) return service.ports.length === 0 ? port : undefined;
+  return epPorts[sp.name] ?? sp.targetPort;
+}
+
+export interface Admission {
+  /** Resolves when the request may go (null: at once). */
+  ready: Promise<void> | null;
+  /** Frees the slot (or leaves the queue if still waiting). Call exactly once. */
+  release(): void;
+}
+
+export class Cluster {
+  readonly key: string;
+  policy!: ClusterPolicy;
+  endpoints: EndpointState[] = [];
+  lb!: LoadBalancer;
+  outlier: OutlierDetector | null = null;
+  service: MeshService | undefined;
+  /** True when the service forwards to the request's original destination (ServiceEntry resolution NONE without endpoints). */
+  passthrough = false;
+  version = '';
+
+  // Circuit breaker counters (Envoy semantics): active requests, the pending queue, retries.
+  active = 0;
+  activeRetries = 0;
+  private readonly pending: (() => void)[] = [];
+
+  constructor(readonly host: string, readonly subset: string | null, readonly port: number, private readonly now: () => number) {
+    this.key = clusterKey(host, subset, port);
+  }
+
+  /** (Re)builds endpoints and policy for a snapshot; keeps EndpointState objects that stay. */
+  update(snap: Snapshot, dest: RouteDestination): void {
+    if (this.version === snap.version) return;
+    this.version = snap.version;
+    const { trafficPolicy } = destinationPolicy(snap, dest);
+    const service = dest.service;
+    this.service = service;
+    this.policy = clusterPolicy(trafficPolicy, service, snap.mesh);
+    const dr = service ? snap.destinationRules.lookup(service.hostname, service.namespace) : null;
+    const subsetLabels = this.subset ? dr?.subsets.find((s) => s.name === this.subset)?.labels : undefined;
+    const previous = new Map(this.endpoints.map((e) => [e.key, e]));
+    const next: EndpointState[] = [];
+    const t = this.now();
+    this.passthrough = false;
+    if (service) {
+      let eps = service.endpoints;
+      if (eps.length === 0 && service.origin === 'ServiceEntry') {
+        if (service.resolution === 'DNS' || service.resolution === 'DNS_ROUND_ROBIN') {
+          // DNS resolution without endpoints: the (non-wildcard) host itself is the endpoint.
+          if (!service.hostname.startsWith('*')) eps = [{ address: service.hostname, ports: {}, labels: {}, weight: 1, source: service.resource }];
+        } else if (service.resolution === 'NONE') {
+          this.passthrough = true;
+        }
+      }
+      for (const ep of eps) {
+        if (subsetLabels && !Object.entries(subsetLabels).every(([k, v]) => ep.labels[k] === v)) continue;
+        const port = endpointPort(service, this.port, ep.ports);
+        if (port === undefined) continue;
+        const s = createEndpointState({ address: ep.address, port, labels: ep.labels, locality: ep.locality, weight: ep.weight, serviceAccount: ep.serviceAccount }, t);
+        next.push(previous.get(s.key) ?? s);
+      }
+    }
+    this.endpoints = next;
+    this.lb = createLoadBalancer(this.policy.loadBalancer, next, {
+      clientLocality: undefined,
+      localityLbSetting: this.policy.localityLbSetting,
+      warmup: this.policy.warmup,
+      minHealthPercent: this.policy.outlierDetection?.minHealthPercent ?? 0,
+    });
+    if (this.policy.outlierDetection) {
+      if (!this.outlier) this.outlier = new OutlierDetector(this.policy.outlierDetection);
+      else this.outlier.configure(this.policy.outlierDetection);
+      this.outlier.setEndpoints(next, t);
+    } else {
+      // Without the block outlier detection is off: every endpoint counts as healthy.
+      this.outlier = null;
+      for (const e of next) e.healthy = true;
+    }
+  }
+
+  pick(ctx: PickContext): EndpointState | undefined {
+    return this.lb.pick(ctx);
+  }
+
+  /**
+   * Circuit breaker admission. Requests beyond the concurrency limit (maxConnections for
+   * HTTP/1.1, http2MaxRequests) wait in the pending queue; when the queue holds
+   * http1MaxPendingRequests already, the request overflows (503 UO) at once.
+   */
+  admit(): Admission | 'overflow' {
+    const cp = this.policy.connectionPool;
+    const limit = Math.min(cp.maxConnections, cp.http2MaxRequests);
+    const release = () => this.release();
+    if (this.active < limit) {
+      this.active++;
+      return { ready: null, release };
+    }
+    if (this.pending.length >= cp.http1MaxPendingRequests || this.active >= cp.http2MaxRequests) return 'overflow';
+    let admitted = false;
+    let waiter: (() => void) | undefined;
+    const ready = new Promise<void>((resolve) => {
+      waiter = () => {
+        admitted = true;
+        this.active++;
+        resolve();
+      };
+      this.pending.push(waiter);
+    });
+    return {
+      ready,
+      release: () => {
+        if (admitted) this.release();
+        else {
+          // Given up while queued (caller aborted, deadline passed): leave the queue.
+          const i = this.pending.indexOf(waiter!);
+          if (i >= 0) this.pending.splice(i, 1);
+        }
+      },
+    };
+  }
+
+  private release(): void {
+    this.active--;
+    const next = this.pending.shift();
+    if (next) next();
+  }
+
+  /** maxRetries: concurrent retries per cluster; beyond it the retry is skipped. */
+  tryStartRetry(): boolean {
+    if (this.activeRetries >= this.policy.connectionPool.maxRetries) return false;
+    this.activeRetries++;
+    return true;
+  }
+
+  endRetry(): void {
+    this.activeRetries--;
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * The Mesh: who this workload is, where its configuration comes from, the snapshot in force,
+ * and the clusters built from it. A configuration change is validated and compiled off the
+ * request path, then swapped in atomically; a bad change is rejected with the analyzer's
+ * messages and the last good snapshot keeps serving.
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import {
+  compileSnapshot, ConfigError, decideOutbound, loadPaths, loadText, validateResources,
+  type Diagnostic, type MeshConfig, type OutboundDecision, type OutboundRequest, type Resource, type RouteDestination, type Snapshot, type WorkloadIdentity,
+} from '@meshwork/policy';
+import { Cluster, clusterKey } from './cluster.js';
+import { registryResources, type RegistryService } from './registry.js';
+
+export interface MeshOptions {
+  /** This workload (the caller). Defaults from MESHWORK_NAMESPACE, MESHWORK_LABELS, MESHWORK_SERVICE_ACCOUNT, MESHWORK_SERVICE. */
+  workload?: Partial<WorkloadIdentity> | undefined;
+  /** A folder of Istio YAML, watched for changes (MESHWORK_CONFIG_DIR). */
+  configDir?: string | undefined;
+  /** Istio YAML given as text. */
+  configYaml?: string | undefined;
+  /** Resources already loaded. */
+  resources?: readonly Resource[] | undefined;
+  /** Services and endpoints given in code. */
+  registry?: readonly RegistryService[] | undefined;
+  /** Mesh-wide settings (root namespace, outbound policy, ...). */
+  meshConfig?: Partial<MeshConfig> | undefined;
+  /** Watch configDir for changes (default true). */
+  watch?: boolean | undefined;
+  /** Called with the analyzer's errors when a change is rejected (the last good config keeps serving). */
+  onConfigRejected?: ((diagnostics: Diagnostic[]) => void) | undefined;
+  /** Called after a new snapshot is in force. */
+  onConfigApplied?: ((version: string) => void) | undefined;
+  /** Clock and randomness, injectable for tests. */
+  now?: (() => number) | undefined;
+  random?: (() => number) | undefined;
+}
+
+function workloadFromEnv(w: Partial<WorkloadIdentity> | undefined): WorkloadIdentity {
+  const env = process.env;
+  const labels: Record<string, string> = {};
+  for (const part of (env.MESHWORK_LABELS ?? '').split(',')) {
+    const eq = part.indexOf('=');
+    if (eq > 0) labels[part.slice(0, eq).trim()] = part.slice(eq + 1).trim();
+  }
+  return {
+    namespace: w?.namespace ?? env.MESHWORK_NAMESPACE ?? 'default',
+    labels: w?.labels ?? labels,
+    serviceAccount: w?.serviceAccount ?? env.MESHWORK_SERVICE_ACCOUNT,
+    name: w?.name ?? env.MESHWORK_SERVICE,
+  };
+}
+
+export class Mesh {
+  readonly workload: WorkloadIdentity;
+  readonly now: () => number;
+  readonly random: () => number;
+  private current: Snapshot;
+  private readonly clusters = new Map<string, Cluster>();
+  private readonly byDestination = new WeakMap<RouteDestination, Cluster>();
+  private watcher: FSWatcher | undefined;
+  private debounce: NodeJS.Timeout | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(private readonly options: MeshOptions = {}) {
+    this.workload = workloadFromEnv(options.workload);
+    this.now = options.now ?? (() => performance.now());
+    this.random = options.random ?? Math.random;
+    const configDir = options.configDir ?? process.env.MESHWORK_CONFIG_DIR;
+    const first = this.build(configDir);
+    if ('errors' in first) throw new ConfigError(first.errors);
+    this.current = first.snapshot;
+    if (configDir && options.watch !== false) this.watchDir(configDir);
+    // One timer drives every cluster's outlier-detection sweep; it never keeps the process alive.
+    this.sweepTimer = setInterval(() => this.sweep(), 1000);
+    this.sweepTimer.unref();
+  }
+
+  /** The snapshot in force. */
+  get snapshot(): Snapshot {
+    return this.current;
+  }
+
+  /** What the request does (pure decision over the current snapshot). */
+  decide(req: OutboundRequest): OutboundDecision {
+    return decideOutbound(this.current, req);
+  }
+
+  /** The cluster of a destination, built or refreshed for the current snapshot. */
+  cluster(dest: RouteDestination): Cluster {
+    // Route destinations are memoised per snapshot by the policy engine, so the cluster can
+    // hang off the destination object: no key string built per request.
+    const hit = this.byDestination.get(dest);
+    if (hit && hit.version === this.current.version) return hit;
+    const key = clusterKey(dest.host, dest.subset, dest.port);
+    let c = this.clusters.get(key);
+    if (!c) {
+      c = new Cluster(dest.host, dest.subset, dest.port, this.now);
+      this.clusters.set(key, c);
+    }
+    c.update(this.current, dest);
+    this.byDestination.set(dest, c);
+    return c;
+  }
+
+  /** Re-reads the configuration now; returns the diagnostics when it is rejected. */
+  reload(): { applied: boolean; diagnostics: Diagnostic[] } {
+    const r = this.build(this.options.configDir ?? process.env.MESHWORK_CONFIG_DIR);
+    if ('errors' in r) {
+      this.options.onConfigRejected?.(r.errors);
+      return { applied: false, diagnostics: r.errors };
+    }
+    // One assignment: a request sees the old snapshot or the new one, never a mix.
+    this.current = r.snapshot;
+    this.options.onConfigApplied?.(r.snapshot.version);
+    return { applied: true, diagnostics: [] };
+  }
+
+  close(): void {
+    this.closed = true;
+    this.watcher?.close();
+    if (this.debounce) clearTimeout(this.debounce);
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+  }
+
+  private build(configDir: string | undefined): { snapshot: Snapshot } | { errors: Diagnostic[] } {
+    const o = this.options;
+    const resources: Resource[] = [];
+    const diagnostics: Diagnostic[] = [];
+    if (configDir) {
+      const r = loadPaths([configDir]);
+      resources.push(...r.resources);
+      diagnostics.push(...r.diagnostics);
+    }
+    if (o.configYaml) {
+      const r = loadText(o.configYaml, '<configYaml>', {}, resources.length);
+      resources.push(...r.resources);
+      diagnostics.push(...r.diagnostics);
+    }
+    if (o.resources) resources.push(...o.resources);
+    if (o.registry) resources.push(...registryResources(o.registry));
+    const v = validateResources(resources);
+    const errors = [...diagnostics, ...v.diagnostics].filter((d) => d.severity === 'error');
+    if (errors.length > 0) return { errors };
+    return { snapshot: compileSnapshot(v.valid, this.workload, { mesh: o.meshConfig }) };
+  }
+
+  private watchDir(dir: string): void {
+    try {
+      this.watcher = watch(dir, { recursive: true, persistent: false }, () => {
+        if (this.closed) return;
+        // Editors write in several steps; apply once the folder is quiet.
+        if (this.debounce) clearTimeout(this.debounce);
+        this.debounce = setTimeout(() => this.reload(), 50);
+        this.debounce.unref();
+      });
+      this.watcher.on('error', () => {
+        /* a vanished folder keeps the last good config */
+      });
+    } catch {
+      /* watching is best effort: reload() still works */
+    }
+  }
+
+  private sweep(): void {
+    const t = this.now();
+    for (const c of this.clusters.values()) c.outlier?.sweep(t);
+  }
+}

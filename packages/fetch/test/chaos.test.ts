@@ -1,0 +1,109 @@
+/**
+ * Failure under load, with real servers: an endpoint killed mid-run, config changed
+ * mid-run, an endpoint that hangs. Counts, not timings, are asserted.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import { createMeshDispatcher, type MeshDispatcher } from '../src/index.js';
+import { named, startServer, workloadEntries, type TestServer } from './servers.js';
+
+const open: (TestServer | MeshDispatcher)[] = [];
+afterEach(async () => {
+  for (const x of open.splice(0)) await x.close();
+});
+
+function yaml(name: string, ports: number[], dr = '', vs = '') {
+  return `apiVersion: v1
+kind: Service
+metadata: {name: ${name}}
+spec: {selector: {app: ${name}}, ports: [{name: http, port: 80}]}
+---
+${workloadEntries(name, 'default', ports.map((port) => ({ port, labels: {} })))}
+${dr ? `---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: ${name}}\nspec:\n  host: ${name}\n${dr}` : ''}
+${vs ? `---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: ${name}}\nspec:\n  hosts: [${name}]\n${vs}` : ''}
+`;
+}
+
+async function load(d: MeshDispatcher, url: string, n: number, concurrency: number, during?: (i: number) => Promise<void> | void) {
+  let next = 0;
+  const statuses: number[] = [];
+  const upstreams: string[] = [];
+  const worker = async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= n) return;
+      await during?.(i);
+      try {
+        const r = await request(url, { dispatcher: d });
+        const text = await r.body.text();
+        statuses[i] = r.statusCode;
+        try { upstreams[i] = JSON.parse(text).name; } catch { upstreams[i] = text; }
+      } catch (e) {
+        statuses[i] = -1;
+        upstreams[i] = String(e);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return { statuses, upstreams };
+}
+
+describe('chaos', () => {
+  it('one of three endpoints killed under load: 0 failed idempotent requests after the kill (default retries, another host)', async () => {
+    const s = [await named('a'), await named('b'), await named('c')];
+    open.push(s[0]!, s[1]!);
+    const d = createMeshDispatcher({ configYaml: yaml('svc', s.map((x) => x.port)) });
+    open.push(d);
+    let killed = -1;
+    const r = await load(d, 'http://svc/', 600, 8, async (i) => {
+      if (i === 200) {
+        killed = i;
+        await s[2]!.close();
+      }
+    });
+    const after = r.statuses.slice(killed + 8);
+    expect(after.filter((x) => x !== 200)).toEqual([]);
+    expect(r.upstreams.slice(killed + 8).filter((u) => u === 'c')).toEqual([]);
+  });
+
+  it('the dead endpoint is ejected when the DestinationRule allows it, and not with Istio\'s default 10 % below 10 endpoints', async () => {
+    for (const [percent, expectEjected] of [[100, true], [undefined, false]] as const) {
+      const s = [await named('a'), await named('b'), await named('c')];
+      open.push(s[0]!, s[1]!);
+      const od = `  trafficPolicy:\n    outlierDetection: {consecutive5xxErrors: 3, interval: 1s, baseEjectionTime: 30s${percent ? `, maxEjectionPercent: ${percent}` : ''}}\n`;
+      const d = createMeshDispatcher({ configYaml: yaml('svc', s.map((x) => x.port), od) });
+      open.push(d);
+      await s[2]!.close();
+      await load(d, 'http://svc/', 60, 1);
+      const cluster = d.mesh.cluster(d.mesh.decide({ method: 'GET', scheme: 'http', authority: 'svc', port: 80, target: '/', headers: {} }).destinations[0]!);
+      const dead = cluster.endpoints.find((e) => e.port === s[2]!.port)!;
+      expect(dead.healthy, `maxEjectionPercent ${percent ?? 'default'}`).toBe(!expectEjected);
+    }
+  });
+
+  it('config changed under load: 0 failed requests', async () => {
+    const a = await named('a');
+    const b = await named('b');
+    open.push(a, b);
+    const both = yaml('svc', [a.port, b.port]);
+    const d = createMeshDispatcher({ configYaml: both });
+    open.push(d);
+    const r = await load(d, 'http://svc/', 400, 8, (i) => {
+      if (i % 50 === 0) d.mesh.reload();
+    });
+    expect(r.statuses.filter((x) => x !== 200)).toEqual([]);
+  });
+
+  it('an endpoint that hangs: timeouts fire, and no socket or timer leaks', async () => {
+    const hang = await startServer(() => { /* never answers */ });
+    open.push(hang);
+    const before = process.getActiveResourcesInfo().filter((x) => x === 'Timeout' || x === 'TCPSocketWrap').length;
+    const d = createMeshDispatcher({ configYaml: yaml('hang', [hang.port], '', '  http: [{route: [{destination: {host: hang}}], timeout: 0.1s}]\n') });
+    const r = await load(d, 'http://hang/', 20, 4);
+    expect(r.statuses.every((x) => x === 504)).toBe(true);
+    await d.close();
+    await new Promise((res) => setTimeout(res, 50));
+    const afterCount = process.getActiveResourcesInfo().filter((x) => x === 'Timeout' || x === 'TCPSocketWrap').length;
+    expect(afterCount).toBeLessThanOrEqual(before);
+  });
+});
