@@ -43,7 +43,7 @@ export class Cluster {
   activeRetries = 0;
   private readonly pending: (() => void)[] = [];
 
-  constructor(readonly host: string, readonly subset: string | null, readonly port: number, private readonly now: () => number) {
+  constructor(readonly host: string, readonly subset: string | null, readonly port: number, private readonly now: () => number, private readonly clientLocality?: string | undefined) {
     this.key = clusterKey(host, subset, port);
   }
 
@@ -81,7 +81,7 @@ export class Cluster {
     }
     this.endpoints = next;
     this.lb = createLoadBalancer(this.policy.loadBalancer, next, {
-      clientLocality: undefined,
+      clientLocality: this.clientLocality,
       localityLbSetting: this.policy.localityLbSetting,
       warmup: this.policy.warmup,
       minHealthPercent: this.policy.outlierDetection?.minHealthPercent ?? 0,

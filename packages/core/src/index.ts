@@ -5,3 +5,4 @@ export * from './retry.js';
 export * from './registry.js';
 export * from './cluster.js';
 export * from './mesh.js';
+export * from './hash-key.js';

@@ -25,6 +25,8 @@ export interface MeshOptions {
   registry?: readonly RegistryService[] | undefined;
   /** Mesh-wide settings (root namespace, outbound policy, ...). */
   meshConfig?: Partial<MeshConfig> | undefined;
+  /** This workload's locality `region/zone/subzone` for locality-aware balancing (MESHWORK_LOCALITY). */
+  locality?: string | undefined;
   /** Watch configDir for changes (default true). */
   watch?: boolean | undefined;
   /** Called with the analyzer's errors when a change is rejected (the last good config keeps serving). */
@@ -55,6 +57,7 @@ export class Mesh {
   readonly workload: WorkloadIdentity;
   readonly now: () => number;
   readonly random: () => number;
+  readonly locality: string | undefined;
   private current: Snapshot;
   private readonly clusters = new Map<string, Cluster>();
   private readonly byDestination = new WeakMap<RouteDestination, Cluster>();
@@ -67,6 +70,7 @@ export class Mesh {
     this.workload = workloadFromEnv(options.workload);
     this.now = options.now ?? (() => performance.now());
     this.random = options.random ?? Math.random;
+    this.locality = options.locality ?? process.env.MESHWORK_LOCALITY;
     const configDir = options.configDir ?? process.env.MESHWORK_CONFIG_DIR;
     const first = this.build(configDir);
     if ('errors' in first) throw new ConfigError(first.errors);
@@ -96,7 +100,7 @@ export class Mesh {
     const key = clusterKey(dest.host, dest.subset, dest.port);
     let c = this.clusters.get(key);
     if (!c) {
-      c = new Cluster(dest.host, dest.subset, dest.port, this.now);
+      c = new Cluster(dest.host, dest.subset, dest.port, this.now, this.locality);
       this.clusters.set(key, c);
     }
     c.update(this.current, dest);

@@ -7,7 +7,7 @@
 import { Agent, Dispatcher, Pool } from 'undici';
 import { LOCAL_REPLY, isGrpcRequest, localReply, pickWeighted, type HeaderOps, type OutboundDecision, type RouteDestination } from '@meshwork/policy';
 import {
-  backoffMs, Code, compileRetry, Mesh, MeshError, remainingBudget,
+  backoffMs, Code, compileRetry, hashKeyFor, Mesh, MeshError, remainingBudget,
   type AttemptOutcome, type Cluster, type CompiledRetry, type EndpointState, type MeshOptions, type ResponseFlag,
 } from '@meshwork/core';
 import { toV2, type Controller, type Handler } from './handler.js';
@@ -338,11 +338,13 @@ class MeshRequest implements Controller {
   private async attemptLoop(cluster: Cluster, dest: RouteDestination, retry: CompiledRetry | null, body: Replayable, headers: Headers, path: string, decision: OutboundDecision): Promise<void> {
     const maxAttempts = 1 + (retry && body.replay ? retry.attempts : 0);
     const tried = new Set<EndpointState>();
+    const hash = hashKeyFor(cluster.policy.loadBalancer, headers, path);
+    if (hash.setCookie) this.pendingResponseOps = [...this.pendingResponseOps, { set: [], add: [['set-cookie', hash.setCookie]], remove: [] }];
     const avoidPrevious = decision.retries?.retryIgnorePreviousHosts ?? !(decision.destinations.length === 1 && cluster.policy.loadBalancer.kind === 'consistentHash');
     for (;;) {
       if (this.finished || this.aborted) return;
       this.attempts++;
-      const ep = cluster.passthrough ? undefined : cluster.pick({ random: this.d.mesh.random, now: this.d.mesh.now(), exclude: avoidPrevious && tried.size > 0 ? tried : undefined });
+      const ep = cluster.passthrough ? undefined : cluster.pick({ hashKey: hash.key, random: this.d.mesh.random, now: this.d.mesh.now(), exclude: avoidPrevious && tried.size > 0 ? tried : undefined });
       if (!cluster.passthrough && !ep) return this.local(503, LOCAL_REPLY.noHealthyUpstream, ['UH']);
       const admission = cluster.admit();
       if (admission === 'overflow') return this.local(503, LOCAL_REPLY.overflow, ['UO'], { 'x-envoy-overloaded': 'true' });
@@ -615,7 +617,10 @@ function flatten(headers: Headers): string[] {
   return out;
 }
 
+/** Reads and drops a mirror's response: it is never awaited and never reaches the caller. */
 const discardHandler: Handler = {
+  onRequestStart() {},
+  onResponseStart() {},
   onResponseData() {},
   onResponseEnd() {},
   onResponseError() {},
