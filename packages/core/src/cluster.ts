@@ -6,7 +6,7 @@
  */
 import { clusterPolicy, destinationPolicy, type ClusterPolicy, type MeshService, type RouteDestination, type Snapshot } from '@meshwork/policy';
 import { createEndpointState, type EndpointState, type LoadBalancer, type PickContext } from './endpoint.js';
-import { createLoadBalancer } from './lb/index.js';
+import { createLoadBalancer, noteHealthChange } from './lb/index.js';
 import { OutlierDetector } from './outlier-detection.js';
 
 export function clusterKey(host: string, subset: string | null | undefined, port: number): string {
@@ -43,7 +43,14 @@ export class Cluster {
   activeRetries = 0;
   private readonly pending: (() => void)[] = [];
 
-  constructor(readonly host: string, readonly subset: string | null, readonly port: number, private readonly now: () => number, private readonly clientLocality?: string | undefined) {
+  constructor(
+    readonly host: string,
+    readonly subset: string | null,
+    readonly port: number,
+    private readonly now: () => number,
+    private readonly clientLocality?: string | undefined,
+    private readonly clientLabels?: Readonly<Record<string, string>> | undefined,
+  ) {
     this.key = clusterKey(host, subset, port);
   }
 
@@ -82,18 +89,26 @@ export class Cluster {
     this.endpoints = next;
     this.lb = createLoadBalancer(this.policy.loadBalancer, next, {
       clientLocality: this.clientLocality,
+      clientLabels: this.clientLabels,
+      // Locality priorities only matter when outlier detection can mark hosts unhealthy (Istio).
+      outlierDetection: this.policy.outlierDetection !== null,
       localityLbSetting: this.policy.localityLbSetting,
       warmup: this.policy.warmup,
       minHealthPercent: this.policy.outlierDetection?.minHealthPercent ?? 0,
     });
     if (this.policy.outlierDetection) {
-      if (!this.outlier) this.outlier = new OutlierDetector(this.policy.outlierDetection);
+      if (!this.outlier) this.outlier = new OutlierDetector(this.policy.outlierDetection, { now: this.now });
       else this.outlier.configure(this.policy.outlierDetection);
       this.outlier.setEndpoints(next, t);
     } else {
       // Without the block outlier detection is off: every endpoint counts as healthy.
       this.outlier = null;
-      for (const e of next) e.healthy = true;
+      let changed = false;
+      for (const e of next) {
+        if (!e.healthy) changed = true;
+        e.healthy = true;
+      }
+      if (changed) noteHealthChange();
     }
   }
 

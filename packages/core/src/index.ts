@@ -4,5 +4,7 @@ export * from './deadline.js';
 export * from './retry.js';
 export * from './registry.js';
 export * from './cluster.js';
+export { createLoadBalancer, noteHealthChange, HOST_SELECTION_RETRY_MAX_ATTEMPTS, type LoadBalancerOptions } from './lb/index.js';
+export * from './outlier-detection.js';
 export * from './mesh.js';
 export * from './hash-key.js';

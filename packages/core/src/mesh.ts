@@ -100,7 +100,7 @@ export class Mesh {
     const key = clusterKey(dest.host, dest.subset, dest.port);
     let c = this.clusters.get(key);
     if (!c) {
-      c = new Cluster(dest.host, dest.subset, dest.port, this.now, this.locality);
+      c = new Cluster(dest.host, dest.subset, dest.port, this.now, this.locality, this.workload.labels);
       this.clusters.set(key, c);
     }
     c.update(this.current, dest);

@@ -34,34 +34,27 @@ export interface RequestInfo {
 
 type Headers = Record<string, string | string[]>;
 
-const kMeshRetryAbort = Symbol('meshwork.retryAbort');
-
-/** Normalises undici's header forms (object, flat array, iterable of pairs) to lower-case names. */
-function normalizeHeaders(h: Dispatcher.DispatchOptions['headers']): Headers {
-  const out: Headers = {};
-  const add = (k: string, v: string | string[] | undefined) => {
-    if (v === undefined) return;
+/**
+ * Normalises undici's header forms (object, flat array, iterable of pairs) to lower-case
+ * names; repeated headers are joined with ',' as HTTP allows (and as Envoy matches them).
+ */
+function normalizeHeaders(h: Dispatcher.DispatchOptions['headers']): Record<string, string> {
+  const out: Record<string, string> = {};
+  const add = (k: string, v: unknown) => {
+    if (v === undefined || v === null) return;
     const key = k.toLowerCase();
+    const val = Array.isArray(v) ? v.join(',') : String(v);
     const prev = out[key];
-    if (prev === undefined) out[key] = Array.isArray(v) ? v.map(String) : String(v);
-    else out[key] = ([] as string[]).concat(prev, Array.isArray(v) ? v.map(String) : String(v));
+    out[key] = prev === undefined ? val : `${prev},${val}`;
   };
   if (!h) return out;
   if (Array.isArray(h)) {
-    for (let i = 0; i + 1 < h.length; i += 2) add(String(h[i]), String(h[i + 1]));
-  } else if (typeof (h as Iterable<unknown>)[Symbol.iterator] === 'function' && !(h as object).constructor?.name?.includes('Object')) {
+    for (let i = 0; i + 1 < h.length; i += 2) add(String(h[i]), h[i + 1]);
+  } else if (typeof (h as Iterable<unknown>)[Symbol.iterator] === 'function' && Object.getPrototypeOf(h) !== Object.prototype && Object.getPrototypeOf(h) !== null) {
     for (const [k, v] of h as Iterable<[string, string]>) add(k, v);
   } else {
-    for (const [k, v] of Object.entries(h as Record<string, string | string[] | undefined>)) add(k, v);
-  }
-  return out;
-}
-
-function flat(headers: Headers): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const k in headers) {
-    const v = headers[k]!;
-    out[k] = Array.isArray(v) ? v.join(',') : v;
+    const o = h as Record<string, unknown>;
+    for (const k in o) add(k, o[k]);
   }
   return out;
 }
@@ -184,6 +177,11 @@ const originCache = new Map<string, { scheme: 'http' | 'https'; port: number; ho
 
 /** Scheme, port and host of a dispatch origin; parsed once per origin (URL parsing costs microseconds). */
 function parseOrigin(origin: Dispatcher.DispatchOptions['origin']): { scheme: 'http' | 'https'; port: number; host: string } {
+  if (origin instanceof URL) {
+    // Already parsed: read the fields (serialising the URL to look it up costs more).
+    const scheme = origin.protocol === 'https:' ? 'https' : 'http';
+    return { scheme, port: origin.port ? Number(origin.port) : scheme === 'https' ? 443 : 80, host: origin.host };
+  }
   const key = typeof origin === 'string' ? origin : String(origin ?? '');
   let hit = originCache.get(key);
   if (!hit) {
@@ -199,28 +197,41 @@ function parseOrigin(origin: Dispatcher.DispatchOptions['origin']): { scheme: 'h
 
 const noopController: Controller = { aborted: false, paused: false, reason: null, abort() {}, pause() {}, resume() {} };
 
-/** One request's life: decide, fault, pick, attempt, retry, answer. */
+/**
+ * One request's life: decide, fault, pick, attempt, retry, answer. Callback-driven on
+ * purpose: no promise or closure per request on the common path (they showed up as GC
+ * time in profiles), one Attempt object per upstream try.
+ */
 class MeshRequest implements Controller {
-  private attemptCtrl: Controller | null = null;
   private abortedReason: Error | null = null;
   private isPaused = false;
-  private finished = false;
-  private committed = false;
-  private attempts = 0;
-  private flags: ResponseFlag[] = [];
+  finished = false;
+  committed = false;
+  attempts = 0;
+  private maxAttempts = 1;
+  flags: ResponseFlag[] = [];
   private status = 0;
   private routeTimer: NodeJS.Timeout | undefined;
-  private routeTimedOut = false;
+  routeTimedOut = false;
   private upstream: string | undefined;
-  private cluster: Cluster | undefined;
-  private readonly headers: Headers;
+  cluster: Cluster | undefined;
+  private readonly headers: Record<string, string>;
   private readonly grpc: boolean;
   private host = '';
+  current: Attempt | null = null;
+  retry: CompiledRetry | null = null;
+  private decision: OutboundDecision | undefined;
+  private body: Replayable = { replay: true, body: null };
+  private upstreamHeaders: string[] = [];
+  private path = '/';
+  private tried: Set<EndpointState> | undefined;
+  private avoidPrevious = true;
+  private hashKey: string | undefined;
+  responseOps: (HeaderOps['response'] | undefined)[] | null = null;
 
-  constructor(private readonly d: MeshDispatcher, private readonly opts: Dispatcher.DispatchOptions, private readonly user: Handler) {
+  constructor(readonly d: MeshDispatcher, readonly opts: Dispatcher.DispatchOptions, readonly user: Handler) {
     this.headers = normalizeHeaders(opts.headers);
-    const ct = this.headers['content-type'];
-    this.grpc = isGrpcRequest(Array.isArray(ct) ? ct[0] : ct);
+    this.grpc = isGrpcRequest(this.headers['content-type']);
   }
 
   // ---- Controller given to the caller ----
@@ -236,38 +247,34 @@ class MeshRequest implements Controller {
   abort(reason: Error): void {
     if (this.abortedReason || this.finished) return;
     this.abortedReason = reason ?? new Error('aborted');
-    this.abortCurrent?.(this.abortedReason);
+    this.current?.abort(this.abortedReason);
     if (!this.committed) this.fail(this.abortedReason, ['DC']);
   }
   pause(): void {
     this.isPaused = true;
-    this.attemptCtrl?.pause();
+    this.current?.ctrl?.pause();
   }
   resume(): void {
     this.isPaused = false;
-    this.attemptCtrl?.resume();
+    this.current?.ctrl?.resume();
   }
 
   start(): void {
     try {
       this.user.onRequestStart?.(this, {});
+      if (!this.aborted) this.route();
     } catch (e) {
-      this.fail(e as Error, []);
-      return;
+      this.fail(MeshError.from(e), []);
     }
-    if (this.aborted) return;
-    this.run().catch((e: unknown) => this.fail(MeshError.from(e), []));
   }
 
-  private async run(): Promise<void> {
+  private route(): void {
     const { scheme, port, host: originHost } = parseOrigin(this.opts.origin);
-    const hostHeader = this.headers.host;
-    const authority = (Array.isArray(hostHeader) ? hostHeader[0] : hostHeader) ?? originHost;
+    const authority = this.headers.host ?? originHost;
     const target = this.opts.path || '/';
-    const method = this.opts.method;
-    const decision = this.d.mesh.decide({ method, scheme, authority, port, target, headers: flat(this.headers) });
+    const decision = this.d.mesh.decide({ method: this.opts.method, scheme, authority, port, target, headers: this.headers });
+    this.decision = decision;
     this.host = decision.host;
-
     switch (decision.action) {
       case 'passthrough':
         return this.passthrough();
@@ -282,247 +289,182 @@ class MeshRequest implements Controller {
       case 'route':
         break;
     }
-
     // Fault injection happens before the router: aborted requests are never retried, and a
     // delay does not count against the route timeout.
-    const random = this.d.mesh.random;
     const fault = decision.fault;
+    const random = this.d.mesh.random;
     if (fault?.delay && random() * 100 < fault.delay.percent) {
       this.flags.push('DI');
-      await new Promise<void>((r) => setTimeout(r, fault.delay!.ms));
-      if (this.aborted) return;
+      setTimeout(() => {
+        if (!this.aborted && !this.finished) this.afterDelay(authority, target);
+      }, fault.delay.ms);
+      return;
     }
-    if (fault?.abort && random() * 100 < fault.abort.percent) {
-      const status = fault.abort.httpStatus ?? 503;
-      return this.local(status, LOCAL_REPLY.faultAbort, ['FI'], undefined, fault.abort.grpcStatus);
-    }
+    this.afterDelay(authority, target);
+  }
 
-    const dest = decision.destinations.length === 1 ? decision.destinations[0]! : decision.destinations[pickWeighted(decision.destinations, random())]!;
+  private afterDelay(authority: string, target: string): void {
+    const decision = this.decision!;
+    const fault = decision.fault;
+    if (fault?.abort && this.d.mesh.random() * 100 < fault.abort.percent) {
+      return this.local(fault.abort.httpStatus ?? 503, LOCAL_REPLY.faultAbort, ['FI'], undefined, fault.abort.grpcStatus);
+    }
+    const dests = decision.destinations;
+    const dest = dests.length === 1 ? dests[0]! : dests[pickWeighted(dests, this.d.mesh.random())]!;
     if (dest.missing) return this.local(503, '', ['NC']);
     const cluster = this.d.mesh.cluster(dest);
     this.cluster = cluster;
+    this.retry = decision.retries ? compileRetry(decision.retries) : null;
 
-    const retry = decision.retries ? compileRetry(decision.retries) : null;
-    const raw = this.opts.body;
-    // Bodies already in memory replay as they are; only streams are read (and only when a
-    // retry or a mirror may need them again).
-    const body: Replayable = raw === null || raw === undefined || typeof raw === 'string' || raw instanceof Uint8Array
-      ? { replay: true, body: (raw ?? null) as string | Uint8Array | null }
-      : retry || decision.mirrors.length > 0 ? await bufferBody(raw, this.d.options.maxReplayBodyBytes ?? 1024 * 1024) : { replay: false, body: raw };
-    if (this.aborted) return;
-
-    // Request headers: rule ops, then destination ops; rewrite; the attempt count.
-    const headers: Headers = { ...this.headers };
-    applyOps(headers, decision.headers?.request);
-    applyOps(headers, dest.headers?.request);
-    const path = decision.rewrite?.path ?? target;
-    headers.host = decision.rewrite?.authority ?? (decision.headers?.authority ?? dest.headers?.authority ?? authority);
+    // Request headers: rule ops, then destination ops; rewrite; Host.
+    const ruleOps = decision.headers?.request;
+    const destOps = dest.headers?.request;
+    let headers: Record<string, string | string[]> = this.headers;
+    if (hasOps(ruleOps) || hasOps(destOps)) {
+      headers = { ...this.headers };
+      applyOps(headers, ruleOps);
+      applyOps(headers, destOps);
+    }
+    this.path = decision.rewrite?.path ?? target;
+    const hostOut = decision.rewrite?.authority ?? decision.headers?.authority ?? dest.headers?.authority ?? authority;
+    const arr: string[] = ['host', hostOut];
+    for (const k in headers) {
+      if (k === 'host') continue;
+      const v = headers[k]!;
+      if (typeof v === 'string') arr.push(k, v);
+      else for (const x of v) arr.push(k, x);
+    }
+    this.upstreamHeaders = arr;
+    const resRule = decision.headers?.response;
+    const resDest = dest.headers?.response;
+    if (hasOps(resRule) || hasOps(resDest)) this.responseOps = [resRule, resDest];
+    this.avoidPrevious = decision.retries?.retryIgnorePreviousHosts ?? !(dests.length === 1 && cluster.policy.loadBalancer.kind === 'consistentHash');
+    const hash = hashKeyFor(cluster.policy.loadBalancer, headers, this.path);
+    this.hashKey = hash.key;
+    if (hash.setCookie) (this.responseOps ??= []).push({ set: [], add: [['set-cookie', hash.setCookie]], remove: [] });
 
     // The route timeout covers every attempt and backoff; a propagated deadline caps it.
     const budget = remainingBudget();
     const timeout = decision.timeoutMs ?? budget ?? null;
     const effective = timeout !== null && budget !== undefined ? Math.min(timeout, budget) : timeout;
-    if (effective !== null) {
-      this.routeTimer = setTimeout(() => {
-        this.routeTimedOut = true;
-        this.abortCurrent?.(new MeshError('upstream request timeout', { code: Code.DeadlineExceeded, reason: 'upstream_timeout', flag: 'UT', status: 504 }));
-        if (!this.committed) this.local(504, LOCAL_REPLY.upstreamTimeout, ['UT']);
-      }, effective);
-    }
+    if (effective !== null) this.routeTimer = setTimeout(routeTimeout, effective, this);
 
-    this.pendingResponseOps = [decision.headers?.response, dest.headers?.response];
-    this.mirror(decision, body, headers, path);
-    await this.attemptLoop(cluster, dest, retry, body, headers, path, decision);
-  }
-
-  private async attemptLoop(cluster: Cluster, dest: RouteDestination, retry: CompiledRetry | null, body: Replayable, headers: Headers, path: string, decision: OutboundDecision): Promise<void> {
-    const maxAttempts = 1 + (retry && body.replay ? retry.attempts : 0);
-    const tried = new Set<EndpointState>();
-    const hash = hashKeyFor(cluster.policy.loadBalancer, headers, path);
-    if (hash.setCookie) this.pendingResponseOps = [...this.pendingResponseOps, { set: [], add: [['set-cookie', hash.setCookie]], remove: [] }];
-    const avoidPrevious = decision.retries?.retryIgnorePreviousHosts ?? !(decision.destinations.length === 1 && cluster.policy.loadBalancer.kind === 'consistentHash');
-    for (;;) {
-      if (this.finished || this.aborted) return;
-      this.attempts++;
-      const ep = cluster.passthrough ? undefined : cluster.pick({ hashKey: hash.key, random: this.d.mesh.random, now: this.d.mesh.now(), exclude: avoidPrevious && tried.size > 0 ? tried : undefined });
-      if (!cluster.passthrough && !ep) return this.local(503, LOCAL_REPLY.noHealthyUpstream, ['UH']);
-      const admission = cluster.admit();
-      if (admission === 'overflow') return this.local(503, LOCAL_REPLY.overflow, ['UO'], { 'x-envoy-overloaded': 'true' });
-      if (admission.ready) {
-        await admission.ready;
-        if (this.finished || this.aborted) {
-          admission.release();
-          return;
-        }
-      }
-      if (ep) tried.add(ep);
-      const attemptHeaders = { ...headers, 'x-envoy-attempt-count': String(this.attempts) };
-      const last = this.attempts >= maxAttempts;
-      const outcome = await this.attempt(cluster, ep, attemptHeaders, path, body, retry?.perTryTimeoutMs ?? null, retry, last, admission.release);
-      if (outcome === 'done') return;
-      // Retry: maxRetries (circuit breaker) may veto; backoff first.
-      if (!cluster.tryStartRetry()) {
-        return this.finishFailure(outcome.failure, true);
-      }
-      try {
-        await new Promise<void>((r) => setTimeout(r, backoffMs(retry!, this.attempts, this.d.mesh.random)));
-      } finally {
-        cluster.endRetry();
-      }
+    const raw = this.opts.body;
+    if (raw === null || raw === undefined || typeof raw === 'string' || raw instanceof Uint8Array) {
+      // Bodies already in memory replay as they are.
+      this.body = { replay: true, body: (raw ?? null) as string | Uint8Array | null };
+      this.beginAttempts();
+    } else if (this.retry || decision.mirrors.length > 0) {
+      // Streams are read (up to the replay limit) only when a retry or a mirror may resend them.
+      bufferBody(raw, this.d.options.maxReplayBodyBytes ?? 1024 * 1024).then((b) => {
+        this.body = b;
+        if (!this.finished && !this.aborted) this.beginAttempts();
+      }, (e: unknown) => this.fail(MeshError.from(e), []));
+    } else {
+      this.body = { replay: false, body: raw };
+      this.beginAttempts();
     }
   }
 
-  /**
-   * One attempt. Resolves 'done' when the caller has been answered (upstream response
-   * committed or a final local reply), or `{ failure }` when it should be retried.
-   */
-  private attempt(cluster: Cluster, ep: EndpointState | undefined, headers: Headers, path: string, body: Replayable, perTryMs: number | null, retry: CompiledRetry | null, last: boolean, release: () => void): Promise<'done' | { failure: AttemptOutcome }> {
-    return new Promise((resolve) => {
-      let settled = false;
-      let perTryTimedOut = false;
-      let perTryTimer: NodeJS.Timeout | undefined;
-      let abandoned = false;
-      let sent = false;
-      const outlier = cluster.outlier;
-      const finish = (r: 'done' | { failure: AttemptOutcome }) => {
-        if (settled) return;
-        settled = true;
-        if (perTryTimer) clearTimeout(perTryTimer);
-        resolve(r);
-      };
-      if (ep) ep.active++;
-      const done = () => {
-        if (ep) ep.active--;
-        release();
-      };
-      const self = this;
-      let ctrl: Controller | null = null;
-      let pendingAbort: Error | null = null;
-      this.abortCurrent = (reason) => {
-        if (ctrl) ctrl.abort(reason);
-        else pendingAbort = reason;
-      };
-      const attemptHandler: Handler = {
-        onRequestStart(c) {
-          ctrl = c;
-          self.attemptCtrl = c;
-          if (pendingAbort) c.abort(pendingAbort);
-          else if (self.aborted) c.abort(self.abortedReason!);
-          else if (self.isPaused) c.pause();
-        },
-        onRequestSent() {
-          sent = true;
-        },
-        onResponseStart(ctrl, status, resHeaders, statusText) {
-          sent = true;
-          if (perTryTimer) clearTimeout(perTryTimer);
-          const gs = resHeaders['grpc-status'];
-          const outcome: AttemptOutcome = { kind: 'response', status, grpcStatus: gs !== undefined ? Number(gs) : undefined, rateLimited: resHeaders['x-envoy-ratelimited'] !== undefined };
-          if (ep) outlier?.recordOutcome(ep, outcome, self.d.mesh.now());
-          if (!last && retry && retry.retriable(outcome) && !self.routeTimedOut) {
-            // Retriable upstream answer with tries left: drop it and try again.
-            abandoned = true;
-            ctrl.abort(Object.assign(new Error('retrying'), { [kMeshRetryAbort]: true }));
-            done();
-            finish({ failure: outcome });
-            return;
-          }
-          // Retries exhausted on a retriable answer: the last upstream response goes back (URX).
-          if (self.attempts > 1 && retry?.retriable(outcome)) self.flags.push('URX');
-          self.status = status;
-          self.committed = true;
-          self.upstream = ep?.key;
-          const out: Headers = { ...(resHeaders as Headers) };
-          for (const ops of self.pendingResponseOps) applyOps(out, ops);
-          self.user.onResponseStart?.(self, status, out, statusText);
-        },
-        onResponseData(_ctrl, chunk) {
-          if (!abandoned) self.user.onResponseData?.(self, chunk);
-        },
-        onResponseEnd(_ctrl, trailers) {
-          if (abandoned) return;
-          done();
-          self.end(trailers);
-          finish('done');
-        },
-        onResponseError(_ctrl, err) {
-          if (abandoned) return;
-          done();
-          if (self.committed) {
-            self.finished = true;
-            self.clearTimers();
-            self.user.onResponseError?.(self, err);
-            finish('done');
-            return;
-          }
-          if (self.finished) return finish('done');
-          const outcome = classifyError(err as Error & { code?: string }, sent, perTryTimedOut);
-          if (ep) outlier?.recordOutcome(ep, outcome, self.d.mesh.now());
-          if (self.aborted || self.routeTimedOut) return finish('done');
-          if (!last && retry && retry.retriable(outcome)) return finish({ failure: outcome });
-          self.finishFailure(outcome, self.attempts > 1, err);
-          finish('done');
-        },
-      };
-      if (perTryMs !== null) {
-        perTryTimer = setTimeout(() => {
-          perTryTimedOut = true;
-          const err = new MeshError('per-try timeout', { code: Code.DeadlineExceeded, reason: 'per_try_timeout', flag: 'UT' });
-          if (ctrl) ctrl.abort(err);
-          else {
-            // Still connecting: settle the attempt now; the connection is aborted when it comes up.
-            pendingAbort = err;
-            attemptHandler.onResponseError?.(noopController, err);
-            abandoned = true;
-          }
-        }, perTryMs);
-      }
-      const upstreamOpts: Dispatcher.DispatchOptions = {
-        ...this.opts,
-        origin: ep ? `http://${ep.key}` : this.opts.origin,
-        path,
-        headers: flatten(headers),
-        body: (body.replay ? body.body : body.body) as Dispatcher.DispatchOptions['body'],
-      };
-      const target: Dispatcher = ep ? this.d.poolFor(cluster, ep) : this.d.passthroughDispatcher();
-      try {
-        target.dispatch(upstreamOpts, attemptHandler);
-      } catch (e) {
-        attemptHandler.onResponseError?.(noopController, e as Error);
-      }
-    });
+  private beginAttempts(): void {
+    this.maxAttempts = 1 + (this.retry && this.body.replay ? this.retry.attempts : 0);
+    this.mirror(this.decision!);
+    this.nextAttempt();
   }
 
-  private pendingResponseOps: (HeaderOps['response'] | undefined)[] = [];
-  /** Aborts the attempt in flight (or the next one to start, if its connection is not up yet). */
-  private abortCurrent: ((reason: Error) => void) | null = null;
+  nextAttempt(): void {
+    if (this.finished || this.aborted) return;
+    const cluster = this.cluster!;
+    this.attempts++;
+    let ep: EndpointState | undefined;
+    if (!cluster.passthrough) {
+      const exclude = this.avoidPrevious && this.tried !== undefined ? this.tried : undefined;
+      ep = cluster.pick({ hashKey: this.hashKey, random: this.d.mesh.random, now: this.d.mesh.now(), exclude });
+      if (!ep) return this.local(503, LOCAL_REPLY.noHealthyUpstream, ['UH']);
+    }
+    const admission = cluster.admit();
+    if (admission === 'overflow') return this.local(503, LOCAL_REPLY.overflow, ['UO'], { 'x-envoy-overloaded': 'true' });
+    if (ep && this.maxAttempts > 1) (this.tried ??= new Set()).add(ep);
+    if (admission.ready) {
+      admission.ready.then(() => {
+        if (this.finished || this.aborted) admission.release();
+        else this.send(cluster, ep, admission.release);
+      });
+    } else {
+      this.send(cluster, ep, admission.release);
+    }
+  }
 
-  private finishFailure(outcome: AttemptOutcome, retried: boolean, cause?: unknown): void {
+  private send(cluster: Cluster, ep: EndpointState | undefined, release: () => void): void {
+    const headers = this.upstreamHeaders.slice();
+    headers.push('x-envoy-attempt-count', String(this.attempts));
+    const attempt = new Attempt(this, cluster, ep, release, this.attempts >= this.maxAttempts);
+    this.current = attempt;
+    const perTry = this.retry?.perTryTimeoutMs ?? null;
+    if (perTry !== null) attempt.armPerTry(perTry);
+    const upstreamOpts: Dispatcher.DispatchOptions = {
+      origin: ep ? `http://${ep.key}` : this.opts.origin,
+      path: this.path,
+      method: this.opts.method,
+      headers,
+      body: this.body.body as Dispatcher.DispatchOptions['body'],
+      ...(this.opts.upgrade ? { upgrade: this.opts.upgrade } : {}),
+    };
+    const target: Dispatcher = ep ? this.d.poolFor(cluster, ep) : this.d.passthroughDispatcher();
+    try {
+      target.dispatch(upstreamOpts, attempt);
+    } catch (e) {
+      attempt.onResponseError(noopController, e as Error);
+    }
+  }
+
+  /** Called by an attempt whose outcome is retriable; returns false when no retry happens. */
+  retryAfter(outcome: AttemptOutcome): boolean {
+    if (this.finished || this.aborted || this.routeTimedOut) return false;
+    if (this.attempts >= this.maxAttempts || !this.retry?.retriable(outcome)) return false;
+    const cluster = this.cluster!;
+    // maxRetries (circuit breaker): beyond it the retry is simply not attempted.
+    if (!cluster.tryStartRetry()) return false;
+    setTimeout(afterBackoff, backoffMs(this.retry, this.attempts, this.d.mesh.random), this);
+    return true;
+  }
+
+  onUpstreamResponse(attempt: Attempt, status: number, resHeaders: Record<string, string | string[] | undefined>, statusText: string | undefined, outcome: AttemptOutcome | null): void {
+    // Retries exhausted on a retriable answer: the last upstream response goes back (URX).
+    if (this.attempts > 1 && outcome && this.retry?.retriable(outcome)) this.flags.push('URX');
+    this.status = status;
+    this.committed = true;
+    this.upstream = attempt.ep?.key;
+    let out = resHeaders as Record<string, string | string[]>;
+    if (this.responseOps) {
+      out = { ...out };
+      for (const ops of this.responseOps) applyOps(out, ops);
+    }
+    this.user.onResponseStart?.(this, status, out, statusText);
+  }
+
+  finishFailure(outcome: AttemptOutcome, cause?: unknown): void {
     if (this.finished) return;
-    if (outcome.kind === 'response') {
-      // Only reached when maxRetries vetoed a retry of a retriable response that was
-      // already dropped: answer as Envoy does when the upstream reset.
-      return this.local(503, LOCAL_REPLY.connectionTermination, retried ? ['UC', 'URX'] : ['UC']);
-    }
+    const retried = this.attempts > 1;
+    if (outcome.kind === 'response') return this.local(503, LOCAL_REPLY.connectionTermination, retried ? ['UC', 'URX'] : ['UC']);
     if (outcome.reason === 'timeout') return this.local(504, LOCAL_REPLY.upstreamTimeout, retried ? ['UT', 'URX'] : ['UT']);
     const flag: ResponseFlag = outcome.reason === 'connect-failure' ? 'UF' : 'UC';
     const body = outcome.reason === 'connect-failure' ? LOCAL_REPLY.connectionFailure : LOCAL_REPLY.connectionTermination;
     this.local(503, retried ? body.replace('before headers.', 'before headers. retried and the latest') : body, retried ? [flag, 'URX'] : [flag], undefined, undefined, cause);
   }
 
-  private mirror(decision: OutboundDecision, body: Replayable, headers: Headers, path: string): void {
-    if (decision.mirrors.length === 0 || !body.replay) return;
+  private mirror(decision: OutboundDecision): void {
+    if (decision.mirrors.length === 0 || !this.body.replay) return;
     for (const m of decision.mirrors) {
       if (this.d.mesh.random() * 100 >= m.percent) continue;
       // Fire and forget: the mirror never delays or fails the primary request.
       try {
-        const snap = this.d.mesh.snapshot;
-        const svc = snap.byHostname.get(m.host);
+        const svc = this.d.mesh.snapshot.byHostname.get(m.host);
         if (!svc) continue;
         const c = this.d.mesh.cluster({ host: m.host, subset: m.subset, port: m.port, weight: 100, service: svc });
         const ep = c.pick({ random: this.d.mesh.random, now: this.d.mesh.now() });
         if (!ep) continue;
-        this.d.poolFor(c, ep).dispatch({ ...this.opts, origin: `http://${ep.key}`, path, headers: flatten(headers), body: body.body as Dispatcher.DispatchOptions['body'] }, discardHandler);
+        this.d.poolFor(c, ep).dispatch({ origin: `http://${ep.key}`, method: this.opts.method, path: this.path, headers: this.upstreamHeaders, body: this.body.body as Dispatcher.DispatchOptions['body'] }, discardHandler);
       } catch {
         /* a mirror failure is never the caller's problem */
       }
@@ -534,7 +476,7 @@ class MeshRequest implements Controller {
     const self = this;
     this.d.passthroughDispatcher().dispatch(this.opts, {
       onRequestStart(ctrl) {
-        self.attemptCtrl = ctrl;
+        self.current = { ctrl, abort: (r: Error) => ctrl.abort(r) } as unknown as Attempt;
         if (self.aborted) ctrl.abort(self.abortedReason!);
       },
       onResponseStart(_c, status, headers, text) {
@@ -549,14 +491,13 @@ class MeshRequest implements Controller {
         self.end(trailers);
       },
       onResponseError(_c, err) {
-        self.finished = true;
-        self.user.onResponseError?.(self, err);
+        self.fail(err, []);
       },
     });
   }
 
   /** Answers locally as Envoy would (or throws a MeshError when configured to). */
-  private local(status: number, body: string, flags: ResponseFlag[], extraHeaders?: Record<string, string>, grpcStatus?: string, cause?: unknown): void {
+  local(status: number, body: string, flags: ResponseFlag[], extraHeaders?: Record<string, string>, grpcStatus?: string, cause?: unknown): void {
     if (this.finished || this.committed) return;
     this.flags.push(...flags);
     if (this.d.options.throwOnLocalReply && status >= 400) {
@@ -571,15 +512,15 @@ class MeshRequest implements Controller {
     this.end({});
   }
 
-  private end(trailers: Record<string, string | string[] | undefined>): void {
+  end(trailers: Record<string, string | string[] | undefined>): void {
     if (this.finished) return;
     this.finished = true;
     this.clearTimers();
     this.user.onResponseEnd?.(this, trailers as Record<string, string | string[]>);
-    this.report(this.status);
+    this.report();
   }
 
-  private fail(err: Error, flags: ResponseFlag[]): void {
+  fail(err: Error, flags: ResponseFlag[]): void {
     if (this.finished) return;
     this.finished = true;
     this.flags.push(...flags);
@@ -589,32 +530,142 @@ class MeshRequest implements Controller {
     } catch {
       /* the caller's handler threw: nothing more to tell it */
     }
-    this.report(0);
+    this.report();
   }
 
   private clearTimers(): void {
     if (this.routeTimer) clearTimeout(this.routeTimer);
   }
 
-  private report(status: number): void {
-    this.d.options.onRequestEnd?.({ host: this.host, status, flags: this.flags, upstream: this.upstream, cluster: this.cluster?.key, attempts: this.attempts });
+  private report(): void {
+    this.d.options.onRequestEnd?.({ host: this.host, status: this.status, flags: this.flags, upstream: this.upstream, cluster: this.cluster?.key, attempts: this.attempts });
   }
+}
+
+function routeTimeout(r: MeshRequest): void {
+  r.routeTimedOut = true;
+  r.current?.abort(new MeshError('upstream request timeout', { code: Code.DeadlineExceeded, reason: 'upstream_timeout', flag: 'UT', status: 504 }));
+  if (!r.committed) r.local(504, LOCAL_REPLY.upstreamTimeout, ['UT']);
+}
+
+function afterBackoff(r: MeshRequest): void {
+  r.cluster!.endRetry();
+  r.nextAttempt();
+}
+
+function perTryTimeout(a: Attempt): void {
+  a.perTryTimedOut = true;
+  const err = new MeshError('per-try timeout', { code: Code.DeadlineExceeded, reason: 'per_try_timeout', flag: 'UT' });
+  if (a.ctrl) a.ctrl.abort(err);
+  else {
+    // Still connecting: settle the attempt now; the connection is aborted when it comes up.
+    a.pendingAbort = err;
+    a.onResponseError(noopController, err);
+    a.abandoned = true;
+  }
+}
+
+/** One upstream try: the undici handler for it, reporting back to its MeshRequest. */
+class Attempt implements Handler {
+  ctrl: Controller | null = null;
+  pendingAbort: Error | null = null;
+  abandoned = false;
+  perTryTimedOut = false;
+  private perTryTimer: NodeJS.Timeout | undefined;
+  private sent = false;
+  private released = false;
+
+  constructor(private readonly r: MeshRequest, private readonly cluster: Cluster, readonly ep: EndpointState | undefined, private readonly releaseSlot: () => void, private readonly last: boolean) {
+    if (ep) ep.active++;
+  }
+
+  armPerTry(ms: number): void {
+    this.perTryTimer = setTimeout(perTryTimeout, ms, this);
+  }
+
+  abort(reason: Error): void {
+    if (this.ctrl) this.ctrl.abort(reason);
+    else this.pendingAbort = reason;
+  }
+
+  private release(): void {
+    if (this.released) return;
+    this.released = true;
+    if (this.perTryTimer) clearTimeout(this.perTryTimer);
+    if (this.ep) this.ep.active--;
+    this.releaseSlot();
+  }
+
+  onRequestStart(c: Controller): void {
+    this.ctrl = c;
+    if (this.pendingAbort) c.abort(this.pendingAbort);
+    else if (this.r.aborted) c.abort(this.r.reason!);
+    else if (this.r.paused) c.pause();
+  }
+
+  onRequestSent(): void {
+    this.sent = true;
+  }
+
+  onResponseStart(c: Controller, status: number, headers: Record<string, string | string[] | undefined>, statusText?: string): void {
+    if (this.abandoned) return;
+    this.sent = true;
+    if (this.perTryTimer) clearTimeout(this.perTryTimer);
+    const r = this.r;
+    const outlier = this.cluster.outlier;
+    let outcome: AttemptOutcome | null = null;
+    if (outlier || r.retry) {
+      const gs = headers['grpc-status'];
+      outcome = { kind: 'response', status, grpcStatus: gs !== undefined ? Number(gs) : undefined, rateLimited: headers['x-envoy-ratelimited'] !== undefined };
+      if (this.ep) outlier?.recordOutcome(this.ep, outcome, r.d.mesh.now());
+      if (!this.last && r.retry?.retriable(outcome) && r.retryAfter(outcome)) {
+        // Retriable upstream answer with tries left: drop it and try again.
+        this.abandoned = true;
+        c.abort(RETRYING);
+        this.release();
+        return;
+      }
+    }
+    r.onUpstreamResponse(this, status, headers, statusText, outcome);
+  }
+
+  onResponseData(_c: Controller, chunk: Buffer): void {
+    if (!this.abandoned) this.r.user.onResponseData?.(this.r, chunk);
+  }
+
+  onResponseEnd(_c: Controller, trailers: Record<string, string | string[] | undefined>): void {
+    if (this.abandoned) return;
+    this.release();
+    this.r.end(trailers);
+  }
+
+  onResponseError(_c: Controller, err: Error): void {
+    if (this.abandoned) return;
+    this.abandoned = true;
+    this.release();
+    const r = this.r;
+    if (r.committed) {
+      r.fail(err, []);
+      return;
+    }
+    if (r.finished || r.aborted || r.routeTimedOut) return;
+    const outcome = classifyError(err as Error & { code?: string }, this.sent, this.perTryTimedOut);
+    if (this.ep) this.cluster.outlier?.recordOutcome(this.ep, outcome, r.d.mesh.now());
+    if (!this.last && r.retryAfter(outcome)) return;
+    r.finishFailure(outcome, err);
+  }
+}
+
+const RETRYING = new Error('meshwork: retrying on another attempt');
+
+function hasOps(ops: HeaderOps['request'] | undefined): ops is HeaderOps['request'] {
+  return !!ops && (ops.set.length > 0 || ops.add.length > 0 || ops.remove.length > 0);
 }
 
 function responseOps(decision: OutboundDecision): Record<string, string> | undefined {
   const ops = decision.headers?.response;
   if (!ops || (ops.set.length === 0 && ops.add.length === 0)) return undefined;
   return Object.fromEntries([...ops.set, ...ops.add]);
-}
-
-function flatten(headers: Headers): string[] {
-  const out: string[] = [];
-  for (const k in headers) {
-    const v = headers[k]!;
-    if (Array.isArray(v)) for (const x of v) out.push(k, x);
-    else out.push(k, v);
-  }
-  return out;
 }
 
 /** Reads and drops a mirror's response: it is never awaited and never reaches the caller. */

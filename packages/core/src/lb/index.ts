@@ -24,7 +24,7 @@
 import type { ClusterPolicy } from '@meshwork/policy';
 import type { EndpointState, LoadBalancer, PickContext } from '../endpoint.js';
 import { LeastRequestPicker } from './least-request.js';
-import { effectiveLocalityWeight, healthGeneration, planPriorities, PrioritySet, type PriorityLevel } from './locality.js';
+import { effectiveLocalityWeight, healthGeneration, planPriorities, PrioritySet, type LocalityGroup, type PriorityLevel } from './locality.js';
 import { MaglevTable } from './maglev.js';
 import { RandomPicker } from './random.js';
 import { RingHashTable, type HashTable, type WeightedHost } from './ring-hash.js';
@@ -148,7 +148,7 @@ interface LevelPickers {
   healthy: HostPicker;
   all: HostPicker | null;
   /** Per locality group (healthy hosts), when locality-weighted. */
-  groups: Map<object, HostPicker> | null;
+  groups: Map<LocalityGroup, HostPicker> | null;
 }
 
 /**
