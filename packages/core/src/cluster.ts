@@ -159,9 +159,21 @@ export class Cluster {
     if (next) next();
   }
 
-  /** maxRetries: concurrent retries per cluster; beyond it the retry is skipped. */
+  /** A retry budget for clusters whose DestinationRule sets none (MeshOptions.retryBudget, beyond Istio). */
+  defaultRetryBudget: { percent: number; minRetryConcurrency: number } | undefined;
+
+  /**
+   * May a retry start now? `maxRetries` caps concurrent retries per cluster; a retry budget
+   * (DestinationRule `retryBudget`, Istio 1.27+, or the mesh option) caps them as a share of
+   * the active requests, with a floor (Envoy retry_budget). Beyond either, the retry is skipped.
+   */
   tryStartRetry(): boolean {
     if (this.activeRetries >= this.policy.connectionPool.maxRetries) return false;
+    const budget = this.policy.retryBudget ?? this.defaultRetryBudget;
+    if (budget) {
+      const allowed = Math.max(budget.minRetryConcurrency, (budget.percent / 100) * this.active);
+      if (this.activeRetries >= allowed) return false;
+    }
     this.activeRetries++;
     return true;
   }

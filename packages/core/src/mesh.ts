@@ -27,6 +27,12 @@ export interface MeshOptions {
   meshConfig?: Partial<MeshConfig> | undefined;
   /** This workload's locality `region/zone/subzone` for locality-aware balancing (MESHWORK_LOCALITY). */
   locality?: string | undefined;
+  /**
+   * Opt-in retry budget for every cluster whose DestinationRule sets none: concurrent retries
+   * may not exceed `percent` % of active requests (at least `minRetryConcurrency`). Beyond Istio,
+   * which retries up to `maxRetries` (unlimited by default).
+   */
+  retryBudget?: { percent: number; minRetryConcurrency?: number } | undefined;
   /** Watch configDir for changes (default true). */
   watch?: boolean | undefined;
   /** Called with the analyzer's errors when a change is rejected (the last good config keeps serving). */
@@ -101,6 +107,8 @@ export class Mesh {
     let c = this.clusters.get(key);
     if (!c) {
       c = new Cluster(dest.host, dest.subset, dest.port, this.now, this.locality, this.workload.labels);
+      const rb = this.options.retryBudget;
+      if (rb) c.defaultRetryBudget = { percent: rb.percent, minRetryConcurrency: rb.minRetryConcurrency ?? 3 };
       this.clusters.set(key, c);
     }
     c.update(this.current, dest);

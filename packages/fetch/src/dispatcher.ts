@@ -30,6 +30,8 @@ export interface RequestInfo {
   upstream?: string | undefined;
   cluster?: string | undefined;
   attempts: number;
+  /** Set when the request body was too large to keep for a replay, so no retry was possible. */
+  retriesDisabled?: 'body-over-replay-limit' | undefined;
 }
 
 type Headers = Record<string, string | string[]>;
@@ -228,6 +230,7 @@ class MeshRequest implements Controller {
   private avoidPrevious = true;
   private hashKey: string | undefined;
   responseOps: (HeaderOps['response'] | undefined)[] | null = null;
+  private retriesDisabled: RequestInfo['retriesDisabled'];
 
   constructor(readonly d: MeshDispatcher, readonly opts: Dispatcher.DispatchOptions, readonly user: Handler) {
     this.headers = normalizeHeaders(opts.headers);
@@ -358,6 +361,7 @@ class MeshRequest implements Controller {
       // Streams are read (up to the replay limit) only when a retry or a mirror may resend them.
       bufferBody(raw, this.d.options.maxReplayBodyBytes ?? 1024 * 1024).then((b) => {
         this.body = b;
+        if (!b.replay && this.retry) this.retriesDisabled = 'body-over-replay-limit';
         if (!this.finished && !this.aborted) this.beginAttempts();
       }, (e: unknown) => this.fail(MeshError.from(e), []));
     } else {
@@ -538,7 +542,7 @@ class MeshRequest implements Controller {
   }
 
   private report(): void {
-    this.d.options.onRequestEnd?.({ host: this.host, status: this.status, flags: this.flags, upstream: this.upstream, cluster: this.cluster?.key, attempts: this.attempts });
+    this.d.options.onRequestEnd?.({ host: this.host, status: this.status, flags: this.flags, upstream: this.upstream, cluster: this.cluster?.key, attempts: this.attempts, retriesDisabled: this.retriesDisabled });
   }
 }
 

@@ -127,7 +127,8 @@ export function clusterPolicy(tp: Record<string, any>, service: MeshService | un
         }
       : null,
     tls: tlsOut,
-    retryBudget: tp.retryBudget ? { percent: tp.retryBudget.percent?.value ?? 20, minRetryConcurrency: positive(tp.retryBudget.minRetryConcurrency, 3) } : undefined,
+    // retryBudget.percent is a DoubleValue: a plain number in YAML (default 20).
+    retryBudget: tp.retryBudget ? { percent: typeof tp.retryBudget.percent === 'number' ? tp.retryBudget.percent : 20, minRetryConcurrency: positive(tp.retryBudget.minRetryConcurrency, 3) } : undefined,
   };
 }
 
