@@ -8,3 +8,4 @@ export { createLoadBalancer, noteHealthChange, HOST_SELECTION_RETRY_MAX_ATTEMPTS
 export * from './outlier-detection.js';
 export * from './mesh.js';
 export * from './hash-key.js';
+export * from './breaker.js';
