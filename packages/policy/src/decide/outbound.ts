@@ -9,7 +9,7 @@ import type { MeshService } from '../compile/registry.js';
 import { hostOfAuthority, normalizeRequestHost } from '../compile/hosts.js';
 import { DEFAULT_RETRY_ON, hasRoutesForPort, type CompiledMatch, type CompiledRule, type CompiledVirtualService, type FaultPolicy, type HeaderOps, type RetryPolicy } from '../compile/virtual-service.js';
 import { resolveTrafficPolicy, type EffectiveDestinationRule } from '../compile/destination-rule.js';
-import { findQueryParam, normalizePath, splitPathQuery } from './path.js';
+import { findQueryParam, normalizePath } from './path.js';
 import { parseDuration } from '../util/duration.js';
 
 export interface OutboundRequest {
@@ -110,45 +110,48 @@ export function matchRoute(vs: CompiledVirtualService, req: OutboundRequest, pat
   return null;
 }
 
-/** Decides an outbound request. */
+/** Decides an outbound request. Allocation-lean: it runs on every request of the data plane. */
 export function decideOutbound(snap: Snapshot, req: OutboundRequest): OutboundDecision {
   const host = hostOfAuthority(req.authority);
-  const { path: rawPath, query } = splitPathQuery(req.target);
+  const target = req.target;
+  let end = target.indexOf('#');
+  if (end < 0) end = target.length;
+  const qi = target.indexOf('?');
+  const rawPath = (qi >= 0 && qi < end ? target.slice(0, qi) : end < target.length ? target.slice(0, end) : target) || '/';
+  const query = qi >= 0 && qi < end ? target.slice(qi + 1, end) : '';
   const path = normalizePath(rawPath, snap.mesh.pathNormalization);
-  const notes: string[] = [];
+  let pre: string | undefined;
   let service = resolveService(snap, host);
   // Route tables are per port: a service that does not expose the port has no virtual host
   // there, and the request falls to the catch-all (httproute.go: BuildSidecarOutboundVirtualHosts).
-  if (service && service.ports.length > 0 && !service.ports.some((p) => p.number === req.port)) {
-    notes.push(`${service.hostname} does not expose port ${req.port}: no route table for it on this port`);
+  if (service && service.ports.length > 0 && !exposes(service, req.port)) {
+    pre = `${service.hostname} does not expose port ${req.port}: no route table for it on this port`;
     service = undefined;
   }
   let vs: CompiledVirtualService | null = null;
   if (service) vs = snap.vsByService.get(service.hostname) ?? null;
   else if (req.port === 80) vs = snap.vsOnlyHosts.get(host) ?? null;
 
-  const base = (action: OutboundAction, h: string): OutboundDecision => emptyDecision(action, h, service, notes);
-
   if (!service && !vs) {
     const blocked = snap.outboundTrafficPolicy === 'REGISTRY_ONLY';
-    notes.push(blocked ? `${host} is not in the registry and the outbound policy is REGISTRY_ONLY: 502 (BlackHoleCluster)` : `${host} is not in the registry: passed through as-is (ALLOW_ANY, PassthroughCluster), no retries, no timeout`);
-    return base(blocked ? 'blocked' : 'passthrough', host);
+    const d = emptyDecision(blocked ? 'blocked' : 'passthrough', host, service);
+    if (pre) addNote(d, pre);
+    addNote(d, blocked ? `${host} is not in the registry and the outbound policy is REGISTRY_ONLY: 502 (BlackHoleCluster)` : `${host} is not in the registry: passed through as-is (ALLOW_ANY, PassthroughCluster), no retries, no timeout`);
+    return d;
   }
 
   if (vs && !hasRoutesForPort(vs, req.port)) {
-    notes.push(`VirtualService ${vs.id} has no rule for port ${req.port} for this workload: the default route applies`);
+    pre = `VirtualService ${vs.id} has no rule for port ${req.port} for this workload: the default route applies`;
     vs = null;
   }
 
   if (!vs) {
     // Default route for a registry service (route.go: BuildDefaultHTTPOutboundRoute).
-    const d = base('route', service!.hostname);
-    const r = resolved(snap, service!, req.port, () => {
-      const n: string[] = [];
-      return { destinations: [destination(snap, service!.hostname, undefined, undefined, req.port, 100, undefined, n)], mirrors: [], notes: n };
-    });
+    const d = emptyDecision('route', service!.hostname, service);
+    const r = resolvedDefault(snap, service!, req.port);
     d.destinations = r.destinations;
-    if (r.notes.length) notes.push(...r.notes);
+    if (pre) addNote(d, pre);
+    for (const n of r.notes) addNote(d, n);
     d.retries = defaultRetry(snap);
     return d;
   }
@@ -156,13 +159,13 @@ export function decideOutbound(snap: Snapshot, req: OutboundRequest): OutboundDe
   const hostName = service?.hostname ?? host;
   const matched = matchRoute(vs, req, path, query);
   if (!matched) {
-    const d = base('noRoute', hostName);
+    const d = emptyDecision('noRoute', hostName, service);
     d.virtualService = vs;
-    notes.push(`no rule of VirtualService ${vs.id} matches: 404 (NR)`);
+    addNote(d, `no rule of VirtualService ${vs.id} matches: 404 (NR)`);
     return d;
   }
   const { rule, matchIndex } = matched;
-  const d = base(rule.action, hostName);
+  const d = emptyDecision(rule.action, hostName, service);
   d.virtualService = vs;
   d.rule = rule;
   d.matchIndex = matchIndex;
@@ -177,10 +180,10 @@ export function decideOutbound(snap: Snapshot, req: OutboundRequest): OutboundDe
     return d;
   }
 
-  const r = resolved(snap, rule, req.port, () => resolveRule(snap, rule, req.port));
+  const r = resolvedRule(snap, rule, req.port);
   d.destinations = r.destinations;
   d.mirrors = r.mirrors;
-  if (r.notes.length) notes.push(...r.notes);
+  for (const n of r.notes) addNote(d, n);
   d.timeoutMs = rule.timeoutMs;
   d.retries = rule.retries === undefined ? defaultRetry(snap) : rule.retries;
   d.fault = rule.fault;
@@ -188,12 +191,24 @@ export function decideOutbound(snap: Snapshot, req: OutboundRequest): OutboundDe
   return d;
 }
 
-const NONE: readonly never[] = Object.freeze([]);
+function exposes(service: MeshService, port: number): boolean {
+  for (const p of service.ports) if (p.number === port) return true;
+  return false;
+}
 
-function emptyDecision(action: OutboundAction, host: string, service: MeshService | undefined, notes: string[]): OutboundDecision {
+const NONE: readonly never[] = Object.freeze([]);
+/** Shared empty notes; addNote swaps in a fresh array on the first note. */
+const NO_NOTES: string[] = Object.freeze([]) as unknown as string[];
+
+function addNote(d: OutboundDecision, note: string): void {
+  if (d.notes === NO_NOTES) d.notes = [note];
+  else d.notes.push(note);
+}
+
+function emptyDecision(action: OutboundAction, host: string, service: MeshService | undefined): OutboundDecision {
   return {
     host, service, virtualService: null, rule: null, matchIndex: null, action, destinations: NONE as unknown as RouteDestination[], timeoutMs: null, retries: null,
-    fault: null, mirrors: NONE as unknown as OutboundDecision['mirrors'], redirect: null, directResponse: null, rewrite: null, headers: null, notes,
+    fault: null, mirrors: NONE as unknown as OutboundDecision['mirrors'], redirect: null, directResponse: null, rewrite: null, headers: null, notes: NO_NOTES,
   };
 }
 
@@ -209,12 +224,29 @@ interface ResolvedRoute {
  * them). The memo hangs off snapshot-owned objects and dies with the snapshot.
  */
 const routeMemo = new WeakMap<object, Map<number, ResolvedRoute>>();
-function resolved(snap: Snapshot, key: object, port: number, build: () => ResolvedRoute): ResolvedRoute {
-  void snap;
+
+function memoFor(key: object, port: number): { byPort: Map<number, ResolvedRoute>; hit: ResolvedRoute | undefined } {
   let byPort = routeMemo.get(key);
   if (!byPort) routeMemo.set(key, (byPort = new Map()));
-  let r = byPort.get(port);
-  if (!r) byPort.set(port, (r = build()));
+  return { byPort, hit: byPort.get(port) };
+}
+
+function resolvedRule(snap: Snapshot, rule: CompiledRule, port: number): ResolvedRoute {
+  const byPort = routeMemo.get(rule)?.get(port);
+  if (byPort) return byPort;
+  const m = memoFor(rule, port);
+  const r = resolveRule(snap, rule, port);
+  m.byPort.set(port, r);
+  return r;
+}
+
+function resolvedDefault(snap: Snapshot, service: MeshService, port: number): ResolvedRoute {
+  const byPort = routeMemo.get(service)?.get(port);
+  if (byPort) return byPort;
+  const m = memoFor(service, port);
+  const notes: string[] = [];
+  const r: ResolvedRoute = { destinations: [destination(snap, service.hostname, undefined, undefined, port, 100, undefined, notes)], mirrors: [], notes };
+  m.byPort.set(port, r);
   return r;
 }
 
