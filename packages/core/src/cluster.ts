@@ -42,6 +42,7 @@ export class Cluster {
   active = 0;
   activeRetries = 0;
   private readonly pending: (() => void)[] = [];
+  private readonly immediate: Admission = { ready: null, release: () => this.release() };
 
   constructor(
     readonly host: string,
@@ -124,10 +125,10 @@ export class Cluster {
   admit(): Admission | 'overflow' {
     const cp = this.policy.connectionPool;
     const limit = Math.min(cp.maxConnections, cp.http2MaxRequests);
-    const release = () => this.release();
     if (this.active < limit) {
       this.active++;
-      return { ready: null, release };
+      // The common case allocates nothing: one shared admission per cluster.
+      return this.immediate;
     }
     if (this.pending.length >= cp.http1MaxPendingRequests || this.active >= cp.http2MaxRequests) return 'overflow';
     let admitted = false;

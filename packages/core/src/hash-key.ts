@@ -48,9 +48,11 @@ function queryValue(target: string, name: string): string | undefined {
   return undefined;
 }
 
+const NO_KEY: HashKeyResult = Object.freeze({ key: undefined });
+
 /** Computes the hash key; undefined when the policy does not hash or the key is absent (Envoy then picks at random). */
 export function hashKeyFor(lb: ClusterPolicy['loadBalancer'], headers: Readonly<Record<string, string | string[]>>, target: string): HashKeyResult {
-  if (lb.kind !== 'consistentHash') return { key: undefined };
+  if (lb.kind !== 'consistentHash') return NO_KEY;
   const k = lb.key;
   const header = (name: string) => {
     const v = headers[name.toLowerCase()];

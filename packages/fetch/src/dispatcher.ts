@@ -383,7 +383,7 @@ class MeshRequest implements Controller {
     let ep: EndpointState | undefined;
     if (!cluster.passthrough) {
       const exclude = this.avoidPrevious && this.tried !== undefined ? this.tried : undefined;
-      ep = cluster.pick({ hashKey: this.hashKey, random: this.d.mesh.random, now: this.d.mesh.now(), exclude });
+      ep = cluster.pick({ hashKey: this.hashKey, random: this.d.mesh.random, now: cluster.policy.warmup ? this.d.mesh.now() : 0, exclude });
       if (!ep) return this.local(503, LOCAL_REPLY.noHealthyUpstream, ['UH']);
     }
     const admission = cluster.admit();
@@ -407,7 +407,7 @@ class MeshRequest implements Controller {
     const perTry = this.retry?.perTryTimeoutMs ?? null;
     if (perTry !== null) attempt.armPerTry(perTry);
     const upstreamOpts: Dispatcher.DispatchOptions = {
-      origin: ep ? `http://${ep.key}` : this.opts.origin,
+      origin: ep ? originOf(ep) : this.opts.origin,
       path: this.path,
       method: this.opts.method,
       headers,
@@ -661,6 +661,14 @@ class Attempt implements Handler {
 }
 
 const RETRYING = new Error('meshwork: retrying on another attempt');
+
+const endpointOrigins = new WeakMap<EndpointState, string>();
+/** `http://address:port` of an endpoint, built once per endpoint. */
+function originOf(ep: EndpointState): string {
+  let o = endpointOrigins.get(ep);
+  if (o === undefined) endpointOrigins.set(ep, (o = `http://${ep.key}`));
+  return o;
+}
 
 function hasOps(ops: HeaderOps['request'] | undefined): ops is HeaderOps['request'] {
   return !!ops && (ops.set.length > 0 || ops.add.length > 0 || ops.remove.length > 0);
