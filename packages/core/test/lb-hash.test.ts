@@ -1,20 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { mulberry32 } from './support/random.js';
 import { createEndpointState, type EndpointState, type PickContext } from '../src/endpoint.js';
 import { createLoadBalancer } from '../src/lb/index.js';
 import { isPrime, MaglevTable } from '../src/lb/maglev.js';
 import { RingHashTable, type WeightedHost } from '../src/lb/ring-hash.js';
 import { mod64, toBigInt, xxHash64, type U64 } from '../src/lb/xxhash64.js';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function hosts(n: number, weight = 1, from = 0): EndpointState[] {
   return Array.from({ length: n }, (_, i) => createEndpointState({ address: `10.0.${(from + i) >> 8}.${(from + i) & 255}`, port: 8080, weight }, 0));

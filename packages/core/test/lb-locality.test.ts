@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { mulberry32 } from './support/random.js';
 import { createEndpointState, type EndpointState, type PickContext } from '../src/endpoint.js';
 import { createLoadBalancer, localityMatch, noteHealthChange, planPriorities, PrioritySet, type PriorityPlan } from '../src/lb/index.js';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let next = 1;
 function ep(locality: string, labels: Record<string, string> = {}, weight = 1): EndpointState {
