@@ -5,7 +5,7 @@
  * @meshwork/policy (through the Mesh of @meshwork/core); this file only moves bytes.
  */
 import { Agent, Dispatcher, Pool } from 'undici';
-import { LOCAL_REPLY, isGrpcRequest, localReply, pickWeighted, type HeaderOps, type OutboundDecision, type RouteDestination } from '@meshwork/policy';
+import { LOCAL_REPLY, avoidPreviousHosts, isGrpcRequest, localReply, pickWeighted, type HeaderOps, type OutboundDecision, type RouteDestination } from '@meshwork/policy';
 import {
   backoffMs, Code, compileRetry, hashKeyFor, Mesh, MeshError, remainingBudget,
   type AttemptOutcome, type Cluster, type CompiledRetry, type EndpointState, type MeshOptions, type ResponseFlag,
@@ -341,7 +341,7 @@ class MeshRequest implements Controller {
     const resRule = decision.headers?.response;
     const resDest = dest.headers?.response;
     if (hasOps(resRule) || hasOps(resDest)) this.responseOps = [resRule, resDest];
-    this.avoidPrevious = decision.retries?.retryIgnorePreviousHosts ?? !(dests.length === 1 && cluster.policy.loadBalancer.kind === 'consistentHash');
+    this.avoidPrevious = avoidPreviousHosts(decision.retries?.retryIgnorePreviousHosts, dests.length === 1, cluster.policy.loadBalancer.kind === 'consistentHash');
     const hash = hashKeyFor(cluster.policy.loadBalancer, headers, this.path);
     this.hashKey = hash.key;
     if (hash.setCookie) (this.responseOps ??= []).push({ set: [], add: [['set-cookie', hash.setCookie]], remove: [] });
