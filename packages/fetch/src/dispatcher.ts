@@ -332,7 +332,8 @@ class MeshRequest implements Controller {
     const hostOut = decision.rewrite?.authority ?? decision.headers?.authority ?? dest.headers?.authority ?? authority;
     const arr: string[] = ['host', hostOut];
     for (const k in headers) {
-      if (k === 'host') continue;
+      // The mesh writes these itself (Envoy overwrites what the caller sent).
+      if (k === 'host' || k === 'x-envoy-attempt-count' || k === 'x-envoy-expected-rq-timeout-ms') continue;
       const v = headers[k]!;
       if (typeof v === 'string') arr.push(k, v);
       else for (const x of v) arr.push(k, x);
@@ -350,7 +351,11 @@ class MeshRequest implements Controller {
     const budget = remainingBudget();
     const timeout = decision.timeoutMs ?? budget ?? null;
     const effective = timeout !== null && budget !== undefined ? Math.min(timeout, budget) : timeout;
-    if (effective !== null) this.routeTimer = setTimeout(routeTimeout, effective, this);
+    if (effective !== null) {
+      this.routeTimer = setTimeout(routeTimeout, effective, this);
+      // As Envoy does when a route timeout applies, tell the upstream its budget.
+      this.upstreamHeaders.push('x-envoy-expected-rq-timeout-ms', String(Math.max(0, Math.floor(effective))));
+    }
 
     const raw = this.opts.body;
     if (raw === null || raw === undefined || typeof raw === 'string' || raw instanceof Uint8Array) {

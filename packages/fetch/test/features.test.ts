@@ -101,6 +101,19 @@ spec:
     await d.close();
   });
 
+  it('a route timeout is announced upstream in x-envoy-expected-rq-timeout-ms; caller copies are replaced', async () => {
+    const d = createMeshDispatcher({ configYaml: service('timed', [a], `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: timed}
+spec:
+  hosts: [timed]
+  http: [{route: [{destination: {host: timed}}], timeout: 2s}]
+`) });
+    const r = await get(d, 'http://timed/', { 'x-envoy-expected-rq-timeout-ms': '1', 'x-envoy-attempt-count': '9' });
+    expect(r.json.headers).toMatchObject({ 'x-envoy-expected-rq-timeout-ms': '2000', 'x-envoy-attempt-count': '1' });
+    await d.close();
+  });
+
   it('throwOnLocalReply turns local replies into MeshError with code, reason and flag', async () => {
     const d = createMeshDispatcher({ configYaml: service('none', []), throwOnLocalReply: true });
     const err = await request('http://none/', { dispatcher: d }).catch((e: unknown) => e);

@@ -44,6 +44,9 @@ export function unappliedFields(r: Resource): Unapplied[] {
         out.push({ path: ['spec', 'gateways'], message: 'rules bound to gateways other than "mesh" apply only on those gateways, not in-process' });
       }
       (Array.isArray(s.http) ? s.http : []).forEach((h: any, i: number) => {
+        if (has(h, 'corsPolicy')) {
+          out.push({ path: ['spec', 'http', i, 'corsPolicy'], message: 'not applied in-process: CORS preflights come from browsers, which reach a gateway, never an in-process client' });
+        }
         (Array.isArray(h?.match) ? h.match : []).forEach((m: any, j: number) => {
           if (has(m, 'statPrefix')) out.push({ path: ['spec', 'http', i, 'match', j, 'statPrefix'], message: `not applied in-process: ${WHY.envoy}` });
         });
