@@ -40,7 +40,10 @@ type Headers = Record<string, string | string[]>;
  * Normalises undici's header forms (object, flat array, iterable of pairs) to lower-case
  * names; repeated headers are joined with ',' as HTTP allows (and as Envoy matches them).
  */
+const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
 function normalizeHeaders(h: Dispatcher.DispatchOptions['headers']): Record<string, string> {
+  if (!h) return NO_HEADERS;
   const out: Record<string, string> = {};
   const add = (k: string, v: unknown) => {
     if (v === undefined || v === null) return;
@@ -338,6 +341,8 @@ class MeshRequest implements Controller {
       if (typeof v === 'string') arr.push(k, v);
       else for (const x of v) arr.push(k, x);
     }
+    // The last pair is the attempt count: the first attempt sends this array as it is.
+    arr.push('x-envoy-attempt-count', '1');
     this.upstreamHeaders = arr;
     const resRule = decision.headers?.response;
     const resDest = dest.headers?.response;
@@ -354,7 +359,7 @@ class MeshRequest implements Controller {
     if (effective !== null) {
       this.routeTimer = setTimeout(routeTimeout, effective, this);
       // As Envoy does when a route timeout applies, tell the upstream its budget.
-      this.upstreamHeaders.push('x-envoy-expected-rq-timeout-ms', String(Math.max(0, Math.floor(effective))));
+      this.upstreamHeaders.splice(this.upstreamHeaders.length - 2, 0, 'x-envoy-expected-rq-timeout-ms', String(Math.max(0, Math.floor(effective))));
     }
 
     const raw = this.opts.body;
@@ -405,8 +410,11 @@ class MeshRequest implements Controller {
   }
 
   private send(cluster: Cluster, ep: EndpointState | undefined, release: () => void): void {
-    const headers = this.upstreamHeaders.slice();
-    headers.push('x-envoy-attempt-count', String(this.attempts));
+    let headers = this.upstreamHeaders;
+    if (this.attempts > 1) {
+      headers = headers.slice();
+      headers[headers.length - 1] = String(this.attempts);
+    }
     const attempt = new Attempt(this, cluster, ep, release, this.attempts >= this.maxAttempts);
     this.current = attempt;
     const perTry = this.retry?.perTryTimeoutMs ?? null;

@@ -101,10 +101,25 @@ function matchOne(m: CompiledMatch, req: OutboundRequest, path: string, query: s
 
 /** Finds the first rule (and match entry) that matches: first match wins, no fall-through. */
 export function matchRoute(vs: CompiledVirtualService, req: OutboundRequest, path: string, query: string): { rule: CompiledRule; matchIndex: number | null } | null {
+  const rule = firstMatchingRule(vs, req, path, query);
+  return rule ? { rule, matchIndex: lastMatchIndex } : null;
+}
+
+/** Index of the match entry of the last firstMatchingRule() hit (null: a rule without match). */
+let lastMatchIndex: number | null = null;
+
+/** The hot-path form of matchRoute: no result object; the match index is left in lastMatchIndex. */
+function firstMatchingRule(vs: CompiledVirtualService, req: OutboundRequest, path: string, query: string): CompiledRule | null {
   for (const rule of vs.rules) {
-    if (rule.matches === null) return { rule, matchIndex: null };
+    if (rule.matches === null) {
+      lastMatchIndex = null;
+      return rule;
+    }
     for (let i = 0; i < rule.matches.length; i++) {
-      if (matchOne(rule.matches[i]!, req, path, query)) return { rule, matchIndex: i };
+      if (matchOne(rule.matches[i]!, req, path, query)) {
+        lastMatchIndex = i;
+        return rule;
+      }
     }
   }
   return null;
@@ -157,14 +172,14 @@ export function decideOutbound(snap: Snapshot, req: OutboundRequest): OutboundDe
   }
 
   const hostName = service?.hostname ?? host;
-  const matched = matchRoute(vs, req, path, query);
-  if (!matched) {
+  const rule = firstMatchingRule(vs, req, path, query);
+  const matchIndex = lastMatchIndex;
+  if (!rule) {
     const d = emptyDecision('noRoute', hostName, service);
     d.virtualService = vs;
     addNote(d, `no rule of VirtualService ${vs.id} matches: 404 (NR)`);
     return d;
   }
-  const { rule, matchIndex } = matched;
   const d = emptyDecision(rule.action, hostName, service);
   d.virtualService = vs;
   d.rule = rule;
