@@ -55,9 +55,12 @@ export class Cluster {
     this.key = clusterKey(host, subset, port);
   }
 
-  /** (Re)builds endpoints and policy for a snapshot; keeps EndpointState objects that stay. */
-  update(snap: Snapshot, dest: RouteDestination): void {
-    if (this.version === snap.version) return;
+  /**
+   * (Re)builds endpoints and policy for a snapshot; keeps EndpointState objects that stay and
+   * returns the ones that left (their connections can be closed).
+   */
+  update(snap: Snapshot, dest: RouteDestination): EndpointState[] {
+    if (this.version === snap.version) return [];
     this.version = snap.version;
     const { trafficPolicy } = destinationPolicy(snap, dest);
     const service = dest.service;
@@ -87,6 +90,7 @@ export class Cluster {
         next.push(previous.get(s.key) ?? s);
       }
     }
+    const removed = this.endpoints.filter((e) => !next.includes(e));
     this.endpoints = next;
     this.lb = createLoadBalancer(this.policy.loadBalancer, next, {
       clientLocality: this.clientLocality,
@@ -111,6 +115,7 @@ export class Cluster {
       }
       if (changed) noteHealthChange();
     }
+    return removed;
   }
 
   pick(ctx: PickContext): EndpointState | undefined {

@@ -6,10 +6,11 @@
  */
 import { watch, type FSWatcher } from 'node:fs';
 import {
-  compileSnapshot, ConfigError, decideOutbound, loadPaths, loadText, validateResources,
+  compileSnapshot, ConfigError, decideOutbound, loadPaths, loadText, resolveDestinationService, validateResources,
   type Diagnostic, type MeshConfig, type OutboundDecision, type OutboundRequest, type Resource, type RouteDestination, type Snapshot, type WorkloadIdentity,
 } from '@meshwork/policy';
 import { Cluster, clusterKey } from './cluster.js';
+import type { EndpointState } from './endpoint.js';
 import { registryResources, type RegistryService } from './registry.js';
 
 export interface MeshOptions {
@@ -67,6 +68,7 @@ export class Mesh {
   private current: Snapshot;
   private readonly clusters = new Map<string, Cluster>();
   private readonly byDestination = new WeakMap<RouteDestination, Cluster>();
+  private readonly removedListeners = new Set<(endpoints: EndpointState[]) => void>();
   private watcher: FSWatcher | undefined;
   private debounce: NodeJS.Timeout | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
@@ -125,8 +127,41 @@ export class Mesh {
     }
     // One assignment: a request sees the old snapshot or the new one, never a mix.
     this.current = r.snapshot;
+    this.refreshClusters();
     this.options.onConfigApplied?.(r.snapshot.version);
     return { applied: true, diagnostics: [] };
+  }
+
+  /** Called with endpoints that left a cluster (or whose cluster went away) after a config change. */
+  onEndpointsRemoved(listener: (endpoints: EndpointState[]) => void): { dispose(): void } {
+    this.removedListeners.add(listener);
+    return { dispose: () => this.removedListeners.delete(listener) };
+  }
+
+  /**
+   * Brings every existing cluster to the new snapshot at once (not lazily on its next use),
+   * so clusters of vanished services are dropped and departed endpoints reported now.
+   */
+  private refreshClusters(): void {
+    const removed: EndpointState[] = [];
+    for (const [key, c] of this.clusters) {
+      const service = resolveDestinationService(this.current, c.host);
+      if (!service) {
+        removed.push(...c.endpoints);
+        this.clusters.delete(key);
+        continue;
+      }
+      removed.push(...c.update(this.current, { host: c.host, subset: c.subset, port: c.port, weight: 100, service }));
+    }
+    if (removed.length > 0) {
+      for (const l of this.removedListeners) {
+        try {
+          l(removed);
+        } catch {
+          /* a listener's failure must not stop the config swap */
+        }
+      }
+    }
   }
 
   close(): void {

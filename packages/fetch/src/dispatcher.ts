@@ -119,6 +119,12 @@ export class MeshDispatcher extends Dispatcher {
   private readonly ownsMesh: boolean;
   private readonly pools = new Map<string, Pool>();
   private readonly poolByEndpoint = new WeakMap<EndpointState, Pool>();
+  private readonly removedSubscription: { dispose(): void };
+
+  /** Upstream connection pools open now (one per endpoint in use). */
+  get poolCount(): number {
+    return this.pools.size;
+  }
   private readonly passthrough = new Agent();
   private closedFlag = false;
 
@@ -126,6 +132,16 @@ export class MeshDispatcher extends Dispatcher {
     super();
     this.ownsMesh = !options.mesh;
     this.mesh = options.mesh ?? new Mesh(options);
+    // Endpoints that leave after a config change take their connections with them.
+    this.removedSubscription = this.mesh.onEndpointsRemoved((eps) => {
+      for (const ep of eps) {
+        const pool = this.poolByEndpoint.get(ep);
+        if (!pool) continue;
+        this.poolByEndpoint.delete(ep);
+        for (const [k, p] of this.pools) if (p === pool) this.pools.delete(k);
+        pool.close().catch(() => undefined);
+      }
+    });
   }
 
   override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
@@ -165,6 +181,7 @@ export class MeshDispatcher extends Dispatcher {
 
   override async close(): Promise<void> {
     this.closedFlag = true;
+    this.removedSubscription.dispose();
     await Promise.all([...this.pools.values()].map((p) => p.close()));
     await this.passthrough.close();
     if (this.ownsMesh) this.mesh.close();
@@ -172,6 +189,7 @@ export class MeshDispatcher extends Dispatcher {
 
   override async destroy(): Promise<void> {
     this.closedFlag = true;
+    this.removedSubscription.dispose();
     await Promise.all([...this.pools.values()].map((p) => p.destroy()));
     await this.passthrough.destroy();
     if (this.ownsMesh) this.mesh.close();

@@ -2,6 +2,9 @@
  * Failure under load, with real servers: an endpoint killed mid-run, config changed
  * mid-run, an endpoint that hangs. Counts, not timings, are asserted.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { createMeshDispatcher, type MeshDispatcher } from '../src/index.js';
@@ -92,6 +95,26 @@ describe('chaos', () => {
       if (i % 50 === 0) d.mesh.reload();
     });
     expect(r.statuses.filter((x) => x !== 200)).toEqual([]);
+  });
+
+  it('endpoints removed by a config change have their pools closed; a removed service drops its cluster', async () => {
+    const a = await named('a');
+    const b = await named('b');
+    open.push(a, b);
+    const dir = mkdtempSync(join(tmpdir(), 'meshwork-prune-'));
+    writeFileSync(join(dir, 'svc.yaml'), yaml('svc', [a.port, b.port]));
+    const d = createMeshDispatcher({ configDir: dir, watch: false });
+    open.push(d);
+    await load(d, 'http://svc/', 40, 4);
+    expect(d.poolCount).toBe(2);
+    writeFileSync(join(dir, 'svc.yaml'), yaml('svc', [a.port]));
+    expect(d.mesh.reload().applied).toBe(true);
+    expect(d.poolCount).toBe(1);
+    const r = await load(d, 'http://svc/', 20, 2);
+    expect(new Set(r.upstreams)).toEqual(new Set(['a']));
+    writeFileSync(join(dir, 'svc.yaml'), yaml('other', [a.port]));
+    expect(d.mesh.reload().applied).toBe(true);
+    expect(d.poolCount).toBe(0);
   });
 
   it('an endpoint that hangs: timeouts fire, and no socket or timer leaks', async () => {
