@@ -61,22 +61,3 @@ export function hostOfAuthority(authority: string): string {
   return h.toLowerCase();
 }
 
-/** Lower-cases, strips `:port` and a trailing dot from a Host header or URL host. */
-export function normalizeRequestHost(hostHeader: string): { host: string; port?: number | undefined } {
-  let h = hostHeader.trim().toLowerCase();
-  let port: number | undefined;
-  if (h.startsWith('[')) {
-    const end = h.indexOf(']');
-    const rest = h.slice(end + 1);
-    if (rest.startsWith(':')) port = Number(rest.slice(1));
-    h = h.slice(0, end + 1);
-  } else {
-    const colon = h.lastIndexOf(':');
-    if (colon >= 0 && h.indexOf(':') === colon) {
-      port = Number(h.slice(colon + 1));
-      h = h.slice(0, colon);
-    }
-  }
-  if (h.endsWith('.')) h = h.slice(0, -1);
-  return { host: h, port: port !== undefined && Number.isInteger(port) ? port : undefined };
-}

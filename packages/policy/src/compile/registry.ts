@@ -6,6 +6,7 @@
 import type { MeshConfig } from '../mesh.js';
 import type { Resource } from '../load/resource.js';
 import { resolveShortName } from './hosts.js';
+import { labelsMatch } from './order.js';
 
 export interface ServicePort {
   name: string;
@@ -76,11 +77,6 @@ function numberMap(v: unknown): Record<string, number> {
   return out;
 }
 
-function selects(selector: Record<string, string>, labels: Record<string, string>): boolean {
-  for (const k in selector) if (labels[k] !== selector[k]) return false;
-  return true;
-}
-
 /** Builds the registry. Endpoints are matched to selecting services through a label index. */
 export function buildRegistry(resources: readonly Resource[], mesh: MeshConfig): Registry {
   const services: MeshService[] = [];
@@ -132,7 +128,7 @@ export function buildRegistry(resources: readonly Resource[], mesh: MeshConfig):
       if (!bucket) return [];
       if (!smallest || bucket.length < smallest.length) smallest = bucket;
     }
-    return (smallest ?? []).filter((ep) => selects(selector, ep.labels));
+    return (smallest ?? []).filter((ep) => labelsMatch(selector, ep.labels));
   };
 
   for (const r of resources) {

@@ -7,6 +7,7 @@ import type { MeshConfig, WorkloadIdentity } from '../mesh.js';
 import type { Resource } from '../load/resource.js';
 import { byCreation, labelsMatch, strMap } from './order.js';
 import { compileCidrs } from './ip.js';
+import { parseGoBool } from '../validate/go-compat.js';
 
 export type MtlsMode = 'STRICT' | 'PERMISSIVE' | 'DISABLE';
 
@@ -65,11 +66,6 @@ export interface InboundSecurity {
   peerAuthentication: PeerAuthenticationPolicy;
   jwtRules: JwtRuleRef[];
   authorization: CompiledAuthzPolicy[];
-}
-
-/** Go strconv.ParseBool, as Istio parses `istio.io/dry-run` (builder.go: isDryRun). */
-export function parseGoBool(v: string | undefined): boolean {
-  return v === '1' || v === 't' || v === 'T' || v === 'true' || v === 'TRUE' || v === 'True';
 }
 
 function selectorOf(spec: any): Record<string, string> | undefined {
@@ -362,7 +358,8 @@ export function compileInboundSecurity(resources: readonly Resource[], w: Worklo
         namespace: r.metadata.namespace,
         name: r.metadata.name,
         action,
-        dryRun: parseGoBool(r.metadata.annotations['istio.io/dry-run']),
+        // Go strconv.ParseBool, as Istio parses it (builder.go: isDryRun); unparsable = false.
+        dryRun: parseGoBool(r.metadata.annotations['istio.io/dry-run'] ?? '') === true,
         provider: r.spec?.provider?.name,
         rules: (Array.isArray(r.spec?.rules) ? r.spec.rules : []).map((rule: any) => compileRule(rule, r.metadata.namespace, mesh)),
       };

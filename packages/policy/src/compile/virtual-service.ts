@@ -10,7 +10,6 @@ import { compileRe2, isRe2Error, type Re2Pattern } from '../util/regex.js';
 import { compileStringMatch, type CompiledStringMatch } from './string-match.js';
 import { isWildcard, resolveShortName } from './hosts.js';
 import { byCreation, labelsMatch, strMap } from './order.js';
-import { visibleTo } from './registry.js';
 
 export interface CompiledMatch {
   name?: string | undefined;
@@ -433,4 +432,3 @@ export function vsForHost(list: readonly CompiledVirtualService[], host: string)
   return best;
 }
 
-export { visibleTo };

@@ -6,7 +6,7 @@
 import type { Snapshot } from '../compile/snapshot.js';
 import { resolveDestinationService, resolveService } from '../compile/snapshot.js';
 import type { MeshService } from '../compile/registry.js';
-import { hostOfAuthority, normalizeRequestHost } from '../compile/hosts.js';
+import { hostOfAuthority } from '../compile/hosts.js';
 import { DEFAULT_RETRY_ON, hasRoutesForPort, type CompiledMatch, type CompiledRule, type CompiledVirtualService, type FaultPolicy, type HeaderOps, type RetryPolicy } from '../compile/virtual-service.js';
 import { resolveTrafficPolicy, type EffectiveDestinationRule } from '../compile/destination-rule.js';
 import { findQueryParam, normalizePath } from './path.js';
@@ -338,8 +338,7 @@ export function pickWeighted(destinations: readonly RouteDestination[], random: 
 function redirectLocation(rule: CompiledRule, req: OutboundRequest, path: string, query: string, matchIndex: number | null): string {
   const r = rule.redirect!;
   const scheme = r.scheme ?? req.scheme;
-  const { host: reqHostOnly } = normalizeRequestHost(req.authority);
-  let host = r.authority ?? stripPort(req.authority) ?? reqHostOnly;
+  let host = r.authority ?? stripPort(req.authority) ?? hostOfAuthority(req.authority);
   let port: number | undefined;
   if (r.port !== undefined) port = r.port;
   else if (r.derivePort === 'FROM_REQUEST_PORT') port = req.port;

@@ -74,20 +74,6 @@ export function normalizePath(path: string, mode: MeshConfig['pathNormalization'
   return p;
 }
 
-/** Decoded query parameters in order (first value wins for matching, as Envoy). */
-export function parseQuery(query: string): Map<string, string> {
-  const out = new Map<string, string>();
-  if (!query) return out;
-  for (const part of query.split('&')) {
-    if (!part) continue;
-    const eq = part.indexOf('=');
-    const k = safeDecode(eq >= 0 ? part.slice(0, eq) : part);
-    const v = eq >= 0 ? safeDecode(part.slice(eq + 1)) : '';
-    if (!out.has(k)) out.set(k, v);
-  }
-  return out;
-}
-
 /**
  * The first value of one query parameter, decoded, or undefined when absent (`?key` gives
  * ''). Scans the raw query without building a map: the hot path looks up a handful of names.
