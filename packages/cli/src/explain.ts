@@ -1,6 +1,6 @@
 import {
   compileSnapshot, decideInbound, decideOutbound, destinationPolicy, explainInboundJson, explainOutboundJson,
-  formatDiagnostic, loadPaths, validateResources, type ExplainInbound, type ExplainOutbound, type Snapshot,
+  formatDiagnostic, loadPaths, parseLabels, validateResources, type ExplainInbound, type ExplainOutbound, type Snapshot,
 } from '@meshwork/policy';
 import { parse } from './main.js';
 import { UsageError, type Io } from './io.js';
@@ -19,16 +19,10 @@ const OPTIONS = {
   'jwt-claims': { type: 'string' },
 } as const;
 
-export function parseLabels(s: string | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (!s) return out;
-  for (const part of s.split(',')) {
-    if (!part.trim()) continue;
-    const eq = part.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--labels: "${part}" is not key=value`);
-    out[part.slice(0, eq).trim()] = part.slice(eq + 1).trim();
-  }
-  return out;
+export function labelsArg(s: string | undefined): Record<string, string> {
+  const r = parseLabels(s);
+  if ('invalid' in r) throw new UsageError(`--labels: "${r.invalid}" is not key=value`);
+  return r;
 }
 
 export function parseHeaders(list: readonly string[] | undefined): Record<string, string> {
@@ -90,7 +84,7 @@ export function explainCommand(args: string[], io: Io): number {
   if (!values.namespace) throw new UsageError(`explain ${direction} needs --namespace <ns>`);
   const { method, rest: where } = parseRequestLine(positionals);
   const headers = parseHeaders(values.header);
-  const labels = parseLabels(values.labels);
+  const labels = labelsArg(values.labels);
   const workload = { namespace: values.namespace, labels, serviceAccount: values['service-account'] };
 
   if (direction === 'outbound') {

@@ -4,7 +4,7 @@
  * counters. Limits are per client process per cluster, summed over endpoints (reference
  * §2.4). Endpoint objects survive snapshot swaps so counters and ejections carry over.
  */
-import { clusterPolicy, destinationPolicy, type ClusterPolicy, type MeshService, type RouteDestination, type Snapshot } from '@meshwork/policy';
+import { clusterPolicy, destinationPolicy, labelsMatch, type ClusterPolicy, type MeshService, type RouteDestination, type Snapshot } from '@meshwork/policy';
 import { createEndpointState, type EndpointState, type LoadBalancer, type PickContext } from './endpoint.js';
 import { createLoadBalancer, noteHealthChange } from './lb/index.js';
 import { OutlierDetector } from './outlier-detection.js';
@@ -83,7 +83,7 @@ export class Cluster {
         }
       }
       for (const ep of eps) {
-        if (subsetLabels && !Object.entries(subsetLabels).every(([k, v]) => ep.labels[k] === v)) continue;
+        if (subsetLabels && !labelsMatch(subsetLabels, ep.labels)) continue;
         const port = endpointPort(service, this.port, ep.ports);
         if (port === undefined) continue;
         const s = createEndpointState({ address: ep.address, port, labels: ep.labels, locality: ep.locality, weight: ep.weight, serviceAccount: ep.serviceAccount }, t);

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { networkInterfaces } from 'node:os';
-import type { ClusterPolicy } from '@meshwork/policy';
+import { findQueryParam, type ClusterPolicy } from '@meshwork/policy';
 
 export interface HashKeyResult {
   key: string | undefined;
@@ -37,17 +37,6 @@ function cookieValue(cookieHeader: string | undefined, name: string): string | u
   return undefined;
 }
 
-function queryValue(target: string, name: string): string | undefined {
-  const q = target.indexOf('?');
-  if (q < 0) return undefined;
-  for (const part of target.slice(q + 1).split('&')) {
-    const eq = part.indexOf('=');
-    const k = eq >= 0 ? part.slice(0, eq) : part;
-    if (k === name) return eq >= 0 ? part.slice(eq + 1) : '';
-  }
-  return undefined;
-}
-
 const NO_KEY: HashKeyResult = Object.freeze({ key: undefined });
 
 /** Computes the hash key; undefined when the policy does not hash or the key is absent (Envoy then picks at random). */
@@ -72,6 +61,9 @@ export function hashKeyFor(lb: ClusterPolicy['loadBalancer'], headers: Readonly<
     return { key: value, setCookie: attrs.join('; ') };
   }
   if (k.useSourceIp) return { key: localSourceIp() };
-  if (k.httpQueryParameterName) return { key: queryValue(target, k.httpQueryParameterName) };
+  if (k.httpQueryParameterName) {
+    const q = target.indexOf('?');
+    return { key: q < 0 ? undefined : findQueryParam(target.slice(q + 1), k.httpQueryParameterName) };
+  }
   return { key: undefined };
 }

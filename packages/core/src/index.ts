@@ -2,6 +2,7 @@ export * from './endpoint.js';
 export * from './errors.js';
 export * from './deadline.js';
 export * from './retry.js';
+export * from './failure.js';
 export * from './registry.js';
 export * from './cluster.js';
 export { createLoadBalancer, noteHealthChange, HOST_SELECTION_RETRY_MAX_ATTEMPTS, type LoadBalancerOptions } from './lb/index.js';

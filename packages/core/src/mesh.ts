@@ -6,7 +6,7 @@
  */
 import { watch, type FSWatcher } from 'node:fs';
 import {
-  compileSnapshot, ConfigError, decideOutbound, loadPaths, loadText, resolveDestinationService, validateResources,
+  compileSnapshot, ConfigError, decideOutbound, loadPaths, loadText, parseLabels, resolveDestinationService, validateResources,
   type Diagnostic, type MeshConfig, type OutboundDecision, type OutboundRequest, type Resource, type RouteDestination, type Snapshot, type WorkloadIdentity,
 } from '@meshwork/policy';
 import { Cluster, clusterKey } from './cluster.js';
@@ -47,11 +47,9 @@ export interface MeshOptions {
 
 function workloadFromEnv(w: Partial<WorkloadIdentity> | undefined): WorkloadIdentity {
   const env = process.env;
-  const labels: Record<string, string> = {};
-  for (const part of (env.MESHWORK_LABELS ?? '').split(',')) {
-    const eq = part.indexOf('=');
-    if (eq > 0) labels[part.slice(0, eq).trim()] = part.slice(eq + 1).trim();
-  }
+  const parsed = parseLabels(env.MESHWORK_LABELS);
+  if ('invalid' in parsed && !w?.labels) throw new ConfigError([{ severity: 'error', code: 'env', message: `MESHWORK_LABELS: "${parsed.invalid}" is not key=value`, fix: 'write labels as app=reviews,version=v2' }]);
+  const labels = 'invalid' in parsed ? {} : parsed;
   return {
     namespace: w?.namespace ?? env.MESHWORK_NAMESPACE ?? 'default',
     labels: w?.labels ?? labels,

@@ -4,7 +4,6 @@
  * through the one loader, validator and compiler.
  */
 import { loadText, type Resource } from '@meshwork/policy';
-import { stringify } from './yaml-lite.js';
 
 export interface RegistryEndpoint {
   address: string;
@@ -41,5 +40,6 @@ export function registryResources(services: readonly RegistryService[], file = '
       });
     });
   }
-  return loadText(docs.map((d) => stringify(d)).join('---\n'), file).resources;
+  // JSON is YAML: one JSON document per YAML document, through the one loader.
+  return loadText(docs.map((d) => JSON.stringify(d)).join('\n---\n'), file).resources;
 }

@@ -7,7 +7,7 @@
 import { Agent, Dispatcher, Pool } from 'undici';
 import { LOCAL_REPLY, avoidPreviousHosts, isGrpcRequest, localReply, pickWeighted, type HeaderOps, type OutboundDecision, type RouteDestination } from '@meshwork/policy';
 import {
-  backoffMs, Code, compileRetry, hashKeyFor, Mesh, MeshError, remainingBudget,
+  backoffMs, Code, compileRetry, failureReply, hashKeyFor, localReplyError, outcomeOfError, Mesh, MeshError, remainingBudget,
   type AttemptOutcome, type Cluster, type CompiledRetry, type EndpointState, type MeshOptions, type ResponseFlag,
 } from '@meshwork/core';
 import { toV2, type Controller, type Handler } from './handler.js';
@@ -72,14 +72,6 @@ function applyOps(headers: Headers, side: HeaderOps['request'] | undefined): voi
     const prev = headers[k];
     headers[k] = prev === undefined ? v : ([] as string[]).concat(prev, v);
   }
-}
-
-const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET_BEFORE_CONNECT']);
-
-function classifyError(err: Error & { code?: string }, sent: boolean, perTryTimedOut: boolean): AttemptOutcome {
-  if (perTryTimedOut) return { kind: 'failure', reason: 'timeout', beforeRequestSent: !sent };
-  if (err.code && CONNECT_ERRORS.has(err.code)) return { kind: 'failure', reason: 'connect-failure', beforeRequestSent: true };
-  return { kind: 'failure', reason: 'reset', beforeRequestSent: !sent };
 }
 
 /** Body of a request that a retry (or a mirror) can send again, or a one-shot stream. */
@@ -480,12 +472,8 @@ class MeshRequest implements Controller {
 
   finishFailure(outcome: AttemptOutcome, cause?: unknown): void {
     if (this.finished) return;
-    const retried = this.attempts > 1;
-    if (outcome.kind === 'response') return this.local(503, LOCAL_REPLY.connectionTermination, retried ? ['UC', 'URX'] : ['UC']);
-    if (outcome.reason === 'timeout') return this.local(504, LOCAL_REPLY.upstreamTimeout, retried ? ['UT', 'URX'] : ['UT']);
-    const flag: ResponseFlag = outcome.reason === 'connect-failure' ? 'UF' : 'UC';
-    const body = outcome.reason === 'connect-failure' ? LOCAL_REPLY.connectionFailure : LOCAL_REPLY.connectionTermination;
-    this.local(503, retried ? body.replace('before headers.', 'before headers. retried and the latest') : body, retried ? [flag, 'URX'] : [flag], undefined, undefined, cause);
+    const r = failureReply(outcome, this.attempts > 1);
+    this.local(r.status, r.body, r.flags, undefined, undefined, cause);
   }
 
   private mirror(decision: OutboundDecision): void {
@@ -535,10 +523,7 @@ class MeshRequest implements Controller {
   local(status: number, body: string, flags: ResponseFlag[], extraHeaders?: Record<string, string>, grpcStatus?: string, cause?: unknown): void {
     if (this.finished || this.committed) return;
     this.flags.push(...flags);
-    if (this.d.options.throwOnLocalReply && status >= 400) {
-      const code = status === 504 ? Code.DeadlineExceeded : status === 404 ? Code.NotFound : status === 403 ? Code.PermissionDenied : Code.Unavailable;
-      return this.fail(new MeshError(body || `local reply ${status}`, { code, reason: flags[0] ? flags[0].toLowerCase() : `http_${status}`, flag: flags[0], status, cause }), []);
-    }
+    if (this.d.options.throwOnLocalReply && status >= 400) return this.fail(localReplyError(status, body, flags, cause), []);
     const reply = localReply(status, body, { grpc: this.grpc, grpcStatus, extraHeaders });
     this.committed = true;
     this.status = reply.status;
@@ -684,7 +669,7 @@ class Attempt implements Handler {
       return;
     }
     if (r.finished || r.aborted || r.routeTimedOut) return;
-    const outcome = classifyError(err as Error & { code?: string }, this.sent, this.perTryTimedOut);
+    const outcome = outcomeOfError(err as Error & { code?: string }, this.sent, this.perTryTimedOut);
     if (this.ep) this.cluster.outlier?.recordOutcome(this.ep, outcome, r.d.mesh.now());
     if (!this.last && r.retryAfter(outcome)) return;
     r.finishFailure(outcome, err);

@@ -22,3 +22,4 @@ export * from './analyze/index.js';
 export * from './analyze/run.js';
 export * from './compile/cluster-policy.js';
 export * from './decide/local-reply.js';
+export { labelsMatch } from './compile/order.js';

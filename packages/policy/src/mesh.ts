@@ -46,3 +46,18 @@ export interface WorkloadIdentity {
   /** Workload name (e.g. Deployment name), for telemetry. */
   name?: string | undefined;
 }
+
+/**
+ * Parses `app=reviews,version=v2` (MESHWORK_LABELS, `--labels`). Returns the labels, or the
+ * first malformed part so callers can say which.
+ */
+export function parseLabels(text: string | undefined): Record<string, string> | { invalid: string } {
+  const out: Record<string, string> = {};
+  for (const part of (text ?? '').split(',')) {
+    if (!part.trim()) continue;
+    const eq = part.indexOf('=');
+    if (eq <= 0) return { invalid: part };
+    out[part.slice(0, eq).trim()] = part.slice(eq + 1).trim();
+  }
+  return out;
+}
