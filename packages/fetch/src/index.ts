@@ -6,7 +6,7 @@
  * await fetch('http://reviews:9080/reviews/1'); // routed, balanced, retried as behind a sidecar
  * await mesh.close();
  */
-import { getGlobalDispatcher, setGlobalDispatcher, type Dispatcher } from 'undici';
+import { getGlobalDispatcher, setGlobalDispatcher, type Dispatcher } from './undici-parts.js';
 import { MeshDispatcher, type MeshDispatcherOptions } from './dispatcher.js';
 
 export { MeshDispatcher, type MeshDispatcherOptions, type RequestInfo } from './dispatcher.js';

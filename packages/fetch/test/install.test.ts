@@ -75,3 +75,23 @@ describe('installMesh', () => {
     }
   });
 });
+
+describe('what @meshwork/fetch loads', () => {
+  it('takes only the undici modules it uses (not the package index), and shares them with an application that imports undici', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const script = `
+      import { createRequire } from 'node:module';
+      const require = createRequire(import.meta.url);
+      const { installMesh } = await import('@meshwork/fetch');
+      const loaded = () => Object.keys(require.cache).filter((k) => k.includes('/undici/'));
+      const before = loaded();
+      const mesh = installMesh({ configYaml: '' });
+      const undici = await import('undici');
+      const same = undici.getGlobalDispatcher() === mesh.dispatcher && mesh.dispatcher instanceof undici.Dispatcher;
+      await mesh.close();
+      console.log(JSON.stringify({ index: before.some((k) => k.endsWith('/undici/index.js')), pool: before.some((k) => k.endsWith('/dispatcher/pool.js')), same }));
+    `;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: new URL('..', import.meta.url), encoding: 'utf8' });
+    expect(JSON.parse(out)).toEqual({ index: false, pool: true, same: true });
+  });
+});
