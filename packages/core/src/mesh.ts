@@ -130,6 +130,20 @@ export class Mesh {
     return { applied: true, diagnostics: [] };
   }
 
+  /**
+   * Replaces the configuration given in code (YAML text, resources, registry) and applies it
+   * as `reload()` does: all or nothing; a rejected change leaves the previous inputs and the
+   * last good snapshot in force.
+   */
+  configure(change: Pick<MeshOptions, 'configYaml' | 'resources' | 'registry'>): { applied: boolean; diagnostics: Diagnostic[] } {
+    const o = this.options;
+    const previous = { configYaml: o.configYaml, resources: o.resources, registry: o.registry };
+    Object.assign(o, change);
+    const r = this.reload();
+    if (!r.applied) Object.assign(o, previous);
+    return r;
+  }
+
   /** Called with endpoints that left a cluster (or whose cluster went away) after a config change. */
   onEndpointsRemoved(listener: (endpoints: EndpointState[]) => void): { dispose(): void } {
     this.removedListeners.add(listener);
