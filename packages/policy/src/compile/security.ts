@@ -8,6 +8,7 @@ import type { Resource } from '../load/resource.js';
 import { byCreation, labelsMatch, strMap } from './order.js';
 import { compileCidrs } from './ip.js';
 import { parseGoBool } from '../validate/go-compat.js';
+import { compileRe2, isRe2Error } from '../util/regex.js';
 
 export type MtlsMode = 'STRICT' | 'PERMISSIVE' | 'DISABLE';
 
@@ -38,8 +39,9 @@ export interface InboundAttributes {
   /** Lower-cased header names. */
   headers: Record<string, string>;
   sni?: string | undefined;
-  /** From a validated JWT. */
+  /** `iss/sub` of a validated JWT (for reports; authorization matches `iss` and `sub` separately). */
   requestPrincipal?: string | undefined;
+  /** Payload of a validated JWT, space-delimited claims already split into lists. */
   claims?: Record<string, unknown> | undefined;
 }
 
@@ -65,6 +67,8 @@ export interface JwtRuleRef {
 export interface InboundSecurity {
   peerAuthentication: PeerAuthenticationPolicy;
   jwtRules: JwtRuleRef[];
+  /** Issuer -> claims split on spaces into lists for authorization (`scope`, `permission`, `spaceDelimitedClaims`). */
+  spaceDelimitedClaims: Map<string, string[]>;
   authorization: CompiledAuthzPolicy[];
 }
 
@@ -164,67 +168,162 @@ function globMatch(pattern: string, s: string): boolean {
   return s.length - pos >= last.length && s.endsWith(last);
 }
 
-// `namespaces`: every `*` becomes `.*` in the regex `.*/ns/<value>/.*` over the principal (generator.go: srcNamespaceGenerator).
+// ---- the peer identity (authenticated.principal_name in Envoy's RBAC) ----
+//
+// Envoy matches these against the URI SAN `spiffe://<principal>`; a plaintext connection
+// (undefined) and a TLS peer without a SPIFFE id ('') match none of them, so their `not…`
+// forms hold (rbac/matchers.cc: AuthenticatedMatcher).
+
+const peer = (p: string | undefined): p is string => p !== undefined && p !== '';
+
+/** `principals`, `source.principal`: the pattern with `spiffe://` in front (matcher/string.go: StringMatcherWithPrefix). */
+function principalMatcher(value: string): StrPred {
+  const m = valueMatcher(value);
+  return (p) => peer(p) && m(p);
+}
+
+/**
+ * `namespaces`, `source.namespace`: Istio's regex is `.*` + `/ns/<value>/` + `.*`, every `*` of
+ * the value a `.*` too, over the whole URI SAN (generator.go: srcNamespaceGenerator).
+ */
 function namespaceMatcher(value: string): StrPred {
   const pattern = `*/ns/${value}/*`;
-  return (principal) => principal !== undefined && globMatch(pattern, principal);
+  return (p) => peer(p) && globMatch(pattern, `spiffe://${p}`);
 }
 
-function principalParts(p: string | undefined): { td: string; ns: string; sa: string } | undefined {
-  if (!p) return undefined;
-  const m = /^(.*)\/ns\/([^/]+)\/sa\/([^/]+)$/.exec(p);
-  return m ? { td: m[1]!, ns: m[2]!, sa: m[3]! } : undefined;
+/** Go regexp.QuoteMeta. */
+function quoteMeta(s: string): string {
+  return s.replace(/[\\.+*?()|[\]{}^$]/g, (c) => `\\${c}`);
 }
 
-/** Template paths `{*}` (one segment) and `{**}` (rest) (security.go: CheckValidPathTemplate). */
-function pathMatcher(value: string): StrPred {
-  if (!value.includes('{*}') && !value.includes('{**}')) return valueMatcher(value);
-  const segs = value.split('/');
-  return (path) => {
-    if (path === undefined) return false;
-    const ps = path.split('/');
-    for (let i = 0; i < segs.length; i++) {
-      const s = segs[i]!;
-      if (s === '{**}') return true;
-      if (i >= ps.length) return false;
-      if (s === '{*}') {
-        if (ps[i] === '') return false;
-        continue;
-      }
-      if (!globSegment(s, ps[i]!)) return false;
-    }
-    return ps.length === segs.length;
+/**
+ * `serviceAccounts`, `source.serviceAccount`: `ns/sa`, or `sa` in the policy's namespace, as the
+ * regex `spiffe://.+/ns/<ns>/(.+/|)sa/<sa>(/.+)?` (generator.go: serviceAccountRegex) — other
+ * key/value segments may sit between and after, but `<sa>-suffix` is another account.
+ */
+function serviceAccountMatcher(value: string, policyNs: string): StrPred {
+  const cut = value.indexOf('/');
+  const [ns, sa] = cut >= 0 ? [value.slice(0, cut), value.slice(cut + 1)] : [policyNs, value];
+  const re = compileRe2(`.+/ns/${quoteMeta(ns)}/(.+/|)sa/${quoteMeta(sa)}(/.+)?`);
+  if (isRe2Error(re)) return () => false;
+  return (p) => peer(p) && re.fullMatch(p);
+}
+
+/**
+ * `trustDomains`, `source.trustDomain`: the text before the first `/` of the principal
+ * (generator.go: srcTrustDomainGenerator): `*` = any principal (prefix `spiffe://`), exact =
+ * prefix `spiffe://<td>/`, one `*` = the regex `spiffe://<a>[^/]*<b>/.*`.
+ */
+function trustDomainMatcher(value: string): StrPred {
+  if (value === '*') return peer;
+  const tdOf = (p: string) => { const i = p.indexOf('/'); return i >= 0 ? p.slice(0, i) : undefined; };
+  const star = value.indexOf('*');
+  if (star < 0) return (p) => peer(p) && tdOf(p) === value;
+  const [a, b] = [value.slice(0, star), value.slice(star + 1)];
+  return (p) => {
+    if (!peer(p)) return false;
+    const td = tdOf(p);
+    return td !== undefined && td.length >= a.length + b.length && td.startsWith(a) && td.endsWith(b);
   };
 }
 
-function globSegment(s: string, v: string): boolean {
-  return s.includes('{*}') ? false : s === v;
+// ---- trust domain aliases (pilot/pkg/security/trustdomain/bundle.go) ----
+
+/** trustdomain.NewBundle: the mesh trust domain first, then its aliases. */
+function trustDomainBundle(mesh: MeshConfig): string[] {
+  return [mesh.trustDomain, ...mesh.trustDomainAliases];
 }
 
-function expandAliases(values: string[], mesh: MeshConfig): string[] {
-  if (mesh.trustDomainAliases.length === 0) return values;
-  const domains = [mesh.trustDomain, ...mesh.trustDomainAliases];
+// trustdomain/util.go: prefixMatch, suffixMatch, stringMatch (a pattern on either side).
+const tdPrefix = (a: string, pattern: string) => pattern.endsWith('*') && a.startsWith(pattern.slice(0, -1));
+const tdSuffix = (a: string, pattern: string) => pattern.startsWith('*') && a.endsWith(pattern.slice(1));
+const tdListMatch = (a: string, list: readonly string[]) =>
+  list.some((s) => a === s || s === '*' || tdPrefix(a, s) || tdPrefix(s, a) || tdSuffix(a, s) || tdSuffix(s, a));
+
+/**
+ * Bundle.ReplaceTrustDomainAliases, for `principals` and `source.principal`: a
+ * `<td>/ns/<ns>/sa/<sa>` value whose trust domain is in the bundle, or is the literal
+ * `cluster.local`, becomes that identity under every trust domain of the bundle (a `*`-pattern
+ * trust domain stays as written for the domains it already matches). So in a mesh whose trust
+ * domain is `td1`, `cluster.local/ns/a/sa/b` means `td1/ns/a/sa/b`.
+ */
+function replaceTrustDomainAliases(values: readonly string[], bundle: readonly string[]): string[] {
   const out: string[] = [];
   for (const v of values) {
-    out.push(v);
-    for (const td of domains) {
-      if (v.startsWith(`${td}/`)) for (const other of domains) if (other !== td) out.push(`${other}/${v.slice(td.length + 1)}`);
+    const parts = v.split('/');
+    // Only SPIFFE-shaped values with a trust domain to enforce (not `*`) are rewritten.
+    if (parts.length !== 5 || parts[0] === '*') {
+      out.push(v);
+      continue;
     }
+    const td = parts[0]!;
+    if (!tdListMatch(td, bundle) && td !== 'cluster.local') {
+      out.push(v);
+      continue;
+    }
+    const rewritten: string[] = [];
+    for (const t of bundle) {
+      const np = tdSuffix(t, td) ? v : `${t}/${parts.slice(1).join('/')}`;
+      if (!rewritten.includes(np)) rewritten.push(np);
+    }
+    out.push(...rewritten);
   }
   return out;
 }
 
-function claimValues(claims: Record<string, unknown> | undefined, path: string[]): string[] | undefined {
-  let cur: unknown = claims;
-  for (const p of path) {
-    if (!cur || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<string, unknown>)[p];
-  }
-  if (cur === undefined || cur === null) return undefined;
-  const leaf = path[path.length - 1];
-  if (Array.isArray(cur)) return cur.map(String);
-  if (typeof cur === 'string' && (leaf === 'scope' || leaf === 'permission')) return cur.split(' ');
-  return [String(cur)];
+/** Bundle.ExpandTrustDomainAliases, for `trustDomains` and `source.trustDomain`. */
+function expandTrustDomainAliases(values: readonly string[], bundle: readonly string[]): string[] {
+  const out = values.flatMap((v) => (bundle.includes(v) ? bundle : [v]));
+  return [...new Set(out)];
+}
+
+// ---- the verified JWT (Envoy jwt_authn payload metadata) ----
+
+type ClaimsPred = (claims: Record<string, unknown> | undefined) => boolean;
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/**
+ * `requestPrincipals`, `request.auth.principal`: split at the last `/` into issuer and subject
+ * and matched against the token's `iss` and `sub` claims separately
+ * (generator.go: requestPrincipalGenerator). Without a `/` the value is the issuer and the
+ * subject must be empty; `x*` = issuer prefix and any subject; `*x` = any issuer and subject
+ * suffix; `*` = any (non-empty) issuer and subject. A token without `sub` matches no pattern.
+ */
+function requestPrincipalMatcher(value: string): ClaimsPred {
+  const idx = value.lastIndexOf('/');
+  const found = idx >= 0;
+  const [iss, sub] = found ? [value.slice(0, idx), value.slice(idx + 1)] : [value, ''];
+  const any: StrPred = (x) => x !== undefined && x !== '';
+  const exact = (e: string): StrPred => (x) => x === e;
+  const prefix = (e: string): StrPred => (x) => x !== undefined && x.startsWith(e);
+  const suffix = (e: string): StrPred => (x) => x !== undefined && x.endsWith(e);
+  let mIss: StrPred;
+  let mSub: StrPred;
+  if (value === '*') [mIss, mSub] = [any, any];
+  else if (value.startsWith('*')) [mIss, mSub] = found ? [iss === '*' ? any : suffix(iss.slice(1)), exact(sub)] : [any, suffix(value.slice(1))];
+  else if (value.endsWith('*')) [mIss, mSub] = found ? [exact(iss), sub === '*' ? any : prefix(sub.slice(0, -1))] : [prefix(value.slice(0, -1)), any];
+  else [mIss, mSub] = [exact(iss), exact(sub)];
+  return (c) => c !== undefined && mIss(str(c.iss)) && mSub(str(c.sub));
+}
+
+/**
+ * `request.auth.claims[a][b]`, `request.auth.audiences` (`aud`), `request.auth.presenter`
+ * (`azp`): the claim at that path must be a string that matches, or a list with a string element
+ * that matches (matcher/metadata.go: MetadataListValueMatcher with useExtendedJwt). Numbers,
+ * booleans and objects never match: Envoy's string matcher only sees string values.
+ */
+function claimMatcher(path: readonly string[], values: readonly string[]): ClaimsPred {
+  const p = anyOf(values, (v) => valueMatcher(v))!;
+  return (claims) => {
+    let cur: unknown = claims;
+    for (const k of path) {
+      if (!cur || typeof cur !== 'object' || Array.isArray(cur)) return false;
+      cur = (cur as Record<string, unknown>)[k];
+    }
+    if (typeof cur === 'string') return p(cur);
+    return Array.isArray(cur) && cur.some((e) => typeof e === 'string' && p(e));
+  };
 }
 
 function parseClaimKey(key: string): string[] | undefined {
@@ -233,8 +332,47 @@ function parseClaimKey(key: string): string[] | undefined {
   return [...m[1]!.matchAll(/\[([^\]]+)\]/g)].map((x) => x[1]!);
 }
 
-function whenPredicate(key: string, values: string[], policyNs: string): Pred | undefined {
-  void policyNs;
+// ---- request and connection attributes ----
+
+/** A port value as Istio converts it (util.go: convertToPort); anything else matches nothing. */
+function portOf(v: string): number | undefined {
+  if (!/^\d+$/.test(v)) return undefined;
+  const n = Number(v);
+  return n <= 65535 ? n : undefined;
+}
+
+function portMatcher(values: readonly string[]): (port: number) => boolean {
+  const set = new Set(values.map(portOf).filter((n): n is number => n !== undefined));
+  return (port) => set.has(port);
+}
+
+// Envoy's URI template (uri_template_internal.cc): `*` = one or more pchar without `/` and `=`,
+// `**` = zero or more of them or `/`.
+const URI_TEMPLATE_CHARS = "a-zA-Z0-9\\-._~%!$&'()+,;:@";
+
+/**
+ * Template paths: `{*}` and `{**}` become Envoy's `*` and `**` (matcher/template.go) and the
+ * template is matched as Envoy's uri_template does — one RE2 full match of
+ * `/seg/seg/...`. So `/{**}/x` needs at least `//x`, and `{*}` never matches a segment holding
+ * `=`.
+ */
+function pathMatcher(value: string): StrPred {
+  if (!value.includes('{*}') && !value.includes('{**}')) return valueMatcher(value);
+  const template = value.split('{**}').join('**').split('{*}').join('*');
+  if (!template.startsWith('/')) return () => false; // Envoy rejects a template without a leading `/`
+  const segs = template.slice(1).split('/').map((s) =>
+    s === '**' ? `[${URI_TEMPLATE_CHARS}/]*` : s === '*' ? `[${URI_TEMPLATE_CHARS}]+` : quoteMeta(s));
+  const re = compileRe2(`/${segs.join('/')}`);
+  if (isRe2Error(re)) return () => false;
+  return (path) => path !== undefined && re.fullMatch(path);
+}
+
+interface WhenContext {
+  policyNs: string;
+  bundle: readonly string[];
+}
+
+function whenPredicate(key: string, values: string[], ctx: WhenContext): Pred | undefined {
   const header = /^request\.headers\[(.+)\]$/.exec(key);
   if (header) {
     const name = header[1]!.toLowerCase();
@@ -243,24 +381,21 @@ function whenPredicate(key: string, values: string[], policyNs: string): Pred | 
   }
   const claim = parseClaimKey(key);
   if (claim) {
-    const p = anyOf(values, (v) => valueMatcher(v))!;
-    return (a) => (claimValues(a.claims, claim) ?? []).some((x) => p(x));
+    const p = claimMatcher(claim, values);
+    return (a) => p(a.claims);
   }
   switch (key) {
     case 'source.ip': { const c = compileCidrs(values); return (a) => !!a.sourceIp && c.has(a.sourceIp); }
     case 'remote.ip': { const c = compileCidrs(values); return (a) => !!(a.remoteIp ?? a.sourceIp) && c.has((a.remoteIp ?? a.sourceIp)!); }
     case 'destination.ip': { const c = compileCidrs(values); return (a) => !!a.destinationIp && c.has(a.destinationIp); }
-    case 'destination.port': { const set = new Set(values); return (a) => set.has(String(a.port)); }
+    case 'destination.port': { const p = portMatcher(values); return (a) => p(a.port); }
     case 'source.namespace': { const p = anyOf(values, namespaceMatcher)!; return (a) => p(a.principal); }
-    case 'source.principal': { const p = anyOf(values, (v) => valueMatcher(v))!; return (a) => p(a.principal); }
-    case 'source.serviceAccount': {
-      const set = values.map((v) => (v.includes('/') ? v : `${policyNs}/${v}`));
-      return (a) => { const pp = principalParts(a.principal); return !!pp && set.includes(`${pp.ns}/${pp.sa}`); };
-    }
-    case 'source.trustDomain': { const p = anyOf(values, (v) => valueMatcher(v))!; return (a) => p(principalParts(a.principal)?.td); }
-    case 'request.auth.principal': { const p = anyOf(values, (v) => valueMatcher(v))!; return (a) => p(a.requestPrincipal); }
-    case 'request.auth.audiences': { const p = anyOf(values, (v) => valueMatcher(v))!; return (a) => (claimValues(a.claims, ['aud']) ?? []).some((x) => p(x)); }
-    case 'request.auth.presenter': { const p = anyOf(values, (v) => valueMatcher(v))!; return (a) => p(claimValues(a.claims, ['azp'])?.[0]); }
+    case 'source.principal': { const p = anyOf(replaceTrustDomainAliases(values, ctx.bundle), principalMatcher)!; return (a) => p(a.principal); }
+    case 'source.serviceAccount': { const p = anyOf(values, (v) => serviceAccountMatcher(v, ctx.policyNs))!; return (a) => p(a.principal); }
+    case 'source.trustDomain': { const p = anyOf(expandTrustDomainAliases(values, ctx.bundle), trustDomainMatcher)!; return (a) => p(a.principal); }
+    case 'request.auth.principal': { const ms = values.map(requestPrincipalMatcher); return (a) => ms.some((m) => m(a.claims)); }
+    case 'request.auth.audiences': { const p = claimMatcher(['aud'], values); return (a) => p(a.claims); }
+    case 'request.auth.presenter': { const p = claimMatcher(['azp'], values); return (a) => p(a.claims); }
     case 'connection.sni': { const p = anyOf(values, (v) => valueMatcher(v))!; return (a) => p(a.sni); }
     default:
       // experimental.envoy.filters.* keys match Envoy filter metadata an in-process mesh does not have.
@@ -297,23 +432,21 @@ function and(preds: (Pred | undefined)[]): Pred {
   return (a) => ps.every((p) => p(a));
 }
 
-function compileSource(s: any, policyNs: string, mesh: MeshConfig): Pred {
-  const strs = (v: unknown) => (Array.isArray(v) ? v.map(String) : undefined);
-  const principals = strs(s.principals) && expandAliases(strs(s.principals)!, mesh);
-  const notPrincipals = strs(s.notPrincipals) && expandAliases(strs(s.notPrincipals)!, mesh);
-  const sa = (v: string) => (v.includes('/') ? v : `${policyNs}/${v}`);
-  const saPred = (list: string[] | undefined): StrPred | undefined => {
-    if (!list || list.length === 0) return undefined;
-    const set = new Set(list.map(sa));
-    return (p) => { const pp = principalParts(p); return !!pp && set.has(`${pp.ns}/${pp.sa}`); };
-  };
-  const tdOf = (a: InboundAttributes) => principalParts(a.principal)?.td;
+function compileSource(s: any, ctx: WhenContext): Pred {
+  const strs = (v: unknown) => (Array.isArray(v) && v.length > 0 ? v.map(String) : undefined);
+  const principals = strs(s.principals) && replaceTrustDomainAliases(strs(s.principals)!, ctx.bundle);
+  const notPrincipals = strs(s.notPrincipals) && replaceTrustDomainAliases(strs(s.notPrincipals)!, ctx.bundle);
+  const trustDomains = strs(s.trustDomains) && expandTrustDomainAliases(strs(s.trustDomains)!, ctx.bundle);
+  const notTrustDomains = strs(s.notTrustDomains) && expandTrustDomainAliases(strs(s.notTrustDomains)!, ctx.bundle);
+  const reqPos = strs(s.requestPrincipals)?.map(requestPrincipalMatcher);
+  const reqNeg = strs(s.notRequestPrincipals)?.map(requestPrincipalMatcher);
+  const sa = (v: string) => serviceAccountMatcher(v, ctx.policyNs);
   return and([
-    field(anyOf(principals, (v) => valueMatcher(v)), anyOf(notPrincipals, (v) => valueMatcher(v)), (a) => a.principal),
-    field(anyOf(s.requestPrincipals, (v) => valueMatcher(v)), anyOf(s.notRequestPrincipals, (v) => valueMatcher(v)), (a) => a.requestPrincipal),
+    field(anyOf(principals, principalMatcher), anyOf(notPrincipals, principalMatcher), (a) => a.principal),
+    reqPos || reqNeg ? (a) => (!reqPos || reqPos.some((m) => m(a.claims))) && (!reqNeg || !reqNeg.some((m) => m(a.claims))) : undefined,
     field(anyOf(s.namespaces, namespaceMatcher), anyOf(s.notNamespaces, namespaceMatcher), (a) => a.principal),
-    field(saPred(strs(s.serviceAccounts)), saPred(strs(s.notServiceAccounts)), (a) => a.principal),
-    field(anyOf(s.trustDomains, (v) => valueMatcher(v)), anyOf(s.notTrustDomains, (v) => valueMatcher(v)), tdOf),
+    field(anyOf(s.serviceAccounts, sa), anyOf(s.notServiceAccounts, sa), (a) => a.principal),
+    field(anyOf(trustDomains, trustDomainMatcher), anyOf(notTrustDomains, trustDomainMatcher), (a) => a.principal),
     ipField(s.ipBlocks, s.notIpBlocks, (a) => a.sourceIp),
     ipField(s.remoteIpBlocks, s.notRemoteIpBlocks, (a) => a.remoteIp ?? a.sourceIp),
   ]);
@@ -321,21 +454,23 @@ function compileSource(s: any, policyNs: string, mesh: MeshConfig): Pred {
 
 function compileOperation(o: any): Pred {
   const hostOpts = { ignoreCase: true, presentEmptyOk: true };
+  const ports = (v: unknown) => (Array.isArray(v) && v.length > 0 ? portMatcher(v.map(String)) : undefined);
+  const [pos, neg] = [ports(o.ports), ports(o.notPorts)];
   return and([
     field(anyOf(o.hosts, (v) => valueMatcher(v, hostOpts)), anyOf(o.notHosts, (v) => valueMatcher(v, hostOpts)), (a) => a.host),
-    field(anyOf(o.ports, (v) => (x) => x === v), anyOf(o.notPorts, (v) => (x) => x === v), (a) => String(a.port)),
+    pos || neg ? (a) => (!pos || pos(a.port)) && (!neg || !neg(a.port)) : undefined,
     field(anyOf(o.methods, (v) => valueMatcher(v, { presentEmptyOk: true })), anyOf(o.notMethods, (v) => valueMatcher(v, { presentEmptyOk: true })), (a) => a.method),
     field(anyOf(o.paths, pathMatcher), anyOf(o.notPaths, pathMatcher), (a) => a.path),
   ]);
 }
 
-function compileRule(rule: any, policyNs: string, mesh: MeshConfig): Pred {
-  const from: Pred[] | undefined = Array.isArray(rule?.from) ? rule.from.map((f: any) => compileSource(f?.source ?? {}, policyNs, mesh)) : undefined;
+function compileRule(rule: any, ctx: WhenContext): Pred {
+  const from: Pred[] | undefined = Array.isArray(rule?.from) ? rule.from.map((f: any) => compileSource(f?.source ?? {}, ctx)) : undefined;
   const to: Pred[] | undefined = Array.isArray(rule?.to) ? rule.to.map((t: any) => compileOperation(t?.operation ?? {})) : undefined;
   const when: Pred[] = (Array.isArray(rule?.when) ? rule.when : []).map((c: any) => {
     const key = String(c?.key ?? '');
-    const pos = Array.isArray(c?.values) && c.values.length > 0 ? whenPredicate(key, c.values.map(String), policyNs) : undefined;
-    const neg = Array.isArray(c?.notValues) && c.notValues.length > 0 ? whenPredicate(key, c.notValues.map(String), policyNs) : undefined;
+    const pos = Array.isArray(c?.values) && c.values.length > 0 ? whenPredicate(key, c.values.map(String), ctx) : undefined;
+    const neg = Array.isArray(c?.notValues) && c.notValues.length > 0 ? whenPredicate(key, c.notValues.map(String), ctx) : undefined;
     return (a: InboundAttributes) => (!pos || pos(a)) && (!neg || !neg(a));
   });
   return (a) => (!from || from.some((p) => p(a))) && (!to || to.some((p) => p(a))) && when.every((p) => p(a));
@@ -348,6 +483,7 @@ export function compileInboundSecurity(resources: readonly Resource[], w: Worklo
     (Array.isArray(r.spec?.jwtRules) ? r.spec.jwtRules : []).forEach((rule: any, index: number) =>
       jwtRules.push({ policy: `${r.metadata.namespace}/${r.metadata.name}`, index, rule }));
   }
+  const bundle = trustDomainBundle(mesh);
   const authorization = applicable(resources, 'AuthorizationPolicy', w, mesh)
     // Envoy's order: policies sorted by namespace and name (builder.go), rules by index.
     .sort((a, b) => (a.metadata.namespace + '/' + a.metadata.name < b.metadata.namespace + '/' + b.metadata.name ? -1 : 1))
@@ -361,8 +497,25 @@ export function compileInboundSecurity(resources: readonly Resource[], w: Worklo
         // Go strconv.ParseBool, as Istio parses it (builder.go: isDryRun); unparsable = false.
         dryRun: parseGoBool(r.metadata.annotations['istio.io/dry-run'] ?? '') === true,
         provider: r.spec?.provider?.name,
-        rules: (Array.isArray(r.spec?.rules) ? r.spec.rules : []).map((rule: any) => compileRule(rule, r.metadata.namespace, mesh)),
+        rules: (Array.isArray(r.spec?.rules) ? r.spec.rules : []).map((rule: any) => compileRule(rule, { policyNs: r.metadata.namespace, bundle })),
       };
     });
-  return { peerAuthentication, jwtRules, authorization };
+  return { peerAuthentication, jwtRules, spaceDelimitedClaims: spaceDelimitedClaimsByIssuer(jwtRules), authorization };
+}
+
+/**
+ * The claims Envoy's jwt_authn splits on spaces into lists before authorization sees them:
+ * `scope` and `permission` always, plus the rule's `spaceDelimitedClaims`
+ * (policy_applier.go: buildSpaceDelimitedClaims), top-level claims only
+ * (jwt_authn authenticator.cc: setPayloadMetadata). By issuer, as the verifying rule is found.
+ */
+function spaceDelimitedClaimsByIssuer(jwtRules: readonly JwtRuleRef[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const j of jwtRules) {
+    const issuer = j.rule?.issuer;
+    if (typeof issuer !== 'string') continue;
+    const extra = Array.isArray(j.rule?.spaceDelimitedClaims) ? j.rule.spaceDelimitedClaims.map(String) : [];
+    out.set(issuer, [...new Set([...(out.get(issuer) ?? ['permission', 'scope']), ...extra])]);
+  }
+  return out;
 }

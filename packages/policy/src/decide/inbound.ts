@@ -38,7 +38,7 @@ export interface InboundDecision {
   dryRun: CompiledAuthzPolicy[];
   /** AUDIT policies whose rules matched. */
   audit: CompiledAuthzPolicy[];
-  /** CUSTOM policies that apply (not supported in-process yet). */
+  /** CUSTOM policies that apply (no extension providers in-process: requests matching them are denied). */
   custom: CompiledAuthzPolicy[];
   /** JWT rules that apply to the workload. */
   jwtRules: JwtRuleRef[];
@@ -58,7 +58,7 @@ export function inboundAttributes(snap: Snapshot, req: InboundRequest): { attrs:
     const iss = req.jwtClaims.iss;
     const accepted = typeof iss === 'string' && snap.inbound.jwtRules.some((j) => j.rule?.issuer === iss);
     if (accepted) {
-      claims = req.jwtClaims;
+      claims = splitSpaceDelimited(req.jwtClaims, snap.inbound.spaceDelimitedClaims.get(iss) ?? []);
       requestPrincipal = `${iss}/${String(req.jwtClaims.sub ?? '')}`;
     } else {
       notes.push(`JWT claims ignored: no RequestAuthentication rule of this workload accepts issuer ${JSON.stringify(iss)}`);
@@ -92,6 +92,22 @@ export function inboundAttributes(snap: Snapshot, req: InboundRequest): { attrs:
   };
 }
 
+/**
+ * The payload as Envoy's jwt_authn hands it to authorization: each named top-level claim that
+ * is a string becomes the list of its space-separated words (authenticator.cc:
+ * setPayloadMetadata). Copies only when there is something to split.
+ */
+function splitSpaceDelimited(claims: Record<string, unknown>, names: readonly string[]): Record<string, unknown> {
+  let out: Record<string, unknown> | undefined;
+  for (const n of names) {
+    const v = claims[n];
+    if (typeof v !== 'string') continue;
+    out ??= { ...claims };
+    out[n] = v.split(' ').filter((w) => w !== '');
+  }
+  return out ?? claims;
+}
+
 interface Verdict { decision: 'ALLOW' | 'DENY'; policy: CompiledAuthzPolicy | null; rule: number | null }
 
 function firstMatch(policies: readonly CompiledAuthzPolicy[], a: InboundAttributes): { policy: CompiledAuthzPolicy; rule: number } | null {
@@ -123,8 +139,17 @@ export function decideInbound(snap: Snapshot, req: InboundRequest): InboundDecis
     notes.push(mtls === 'STRICT' ? 'plaintext connection to a STRICT port: closed before any HTTP exchange' : 'mTLS connection to a DISABLE port: the handshake fails');
     return { ...base, connection: 'rejected', decision: 'DENY', policy: null, rule: null, dryRun: [], audit: [] };
   }
-  if (custom.length > 0) notes.push(`CUSTOM authorization (${custom.map((p) => p.id).join(', ')}) is not supported in-process yet: not evaluated`);
   const enforced = all.filter((p) => !p.dryRun);
+  // Meshwork has no ext_authz extension providers, so every CUSTOM policy is in the state
+  // Istio handles as an unusable provider: requests matching its rules are denied
+  // (builder.go: getBadCustomDenyRules, "deny-due-to-bad-CUSTOM-action").
+  const customHit = custom.length > 0 ? firstMatch(custom, attrs) : null;
+  if (customHit) {
+    notes.push(`CUSTOM authorization ${customHit.policy.id} (provider ${customHit.policy.provider ?? 'unset'}) matched: Meshwork has no extension providers, so the request is denied, as Istio denies it for an unusable provider`);
+    const audit = enforced.filter((p) => p.action === 'AUDIT' && p.rules.some((r) => r(attrs)));
+    return { ...base, connection: 'accepted', decision: 'DENY', policy: customHit.policy, rule: customHit.rule, dryRun: [], audit };
+  }
+  if (custom.length > 0) notes.push(`CUSTOM authorization (${custom.map((p) => p.id).join(', ')}) applies but none of its rules matched: DENY and ALLOW policies decide`);
   const verdict = authorize(enforced, attrs);
   const dryRun = all.filter((p) => p.dryRun && (p.action === 'ALLOW' || p.action === 'DENY') && authorize([...enforced, { ...p, dryRun: false }], attrs).decision !== verdict.decision);
   const audit = enforced.filter((p) => p.action === 'AUDIT' && p.rules.some((r) => r(attrs)));
