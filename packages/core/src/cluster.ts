@@ -4,7 +4,7 @@
  * counters. Limits are per client process per cluster, summed over endpoints (reference
  * §2.4). Endpoint objects survive snapshot swaps so counters and ejections carry over.
  */
-import { clusterPolicy, destinationPolicy, labelsMatch, type ClusterPolicy, type MeshService, type RouteDestination, type Snapshot } from '@meshwork/policy';
+import { clusterPolicy, destinationPolicy, inferServerMtlsMode, labelsMatch, upstreamTls, type ClusterPolicy, type MeshConfig, type UpstreamTls, type MeshService, type RouteDestination, type Snapshot } from '@meshwork/policy';
 import { createEndpointState, type EndpointState, type LoadBalancer, type PickContext } from './endpoint.js';
 import { createLoadBalancer, noteHealthChange } from './lb/index.js';
 import { OutlierDetector } from './outlier-detection.js';
@@ -37,6 +37,10 @@ export class Cluster {
   /** True when the service forwards to the request's original destination (ServiceEntry resolution NONE without endpoints). */
   passthrough = false;
   version = '';
+  private meshConfig: MeshConfig | undefined;
+  /** Whether this workload has a certificate to offer (auto-mTLS sends plaintext without one). */
+  clientHasIdentity = false;
+  private tlsByEndpoint = new WeakMap<EndpointState, UpstreamTls>();
 
   // Circuit breaker counters (Envoy semantics): active requests, the pending queue, retries.
   active = 0;
@@ -62,10 +66,12 @@ export class Cluster {
   update(snap: Snapshot, dest: RouteDestination): EndpointState[] {
     if (this.version === snap.version) return [];
     this.version = snap.version;
+    this.meshConfig = snap.mesh;
+    this.tlsByEndpoint = new WeakMap();
     const { trafficPolicy } = destinationPolicy(snap, dest);
     const service = dest.service;
     this.service = service;
-    this.policy = clusterPolicy(trafficPolicy, service, snap.mesh);
+    this.policy = clusterPolicy(trafficPolicy, service, snap.mesh, inferServerMtlsMode(snap, service));
     const dr = service ? snap.destinationRules.lookup(service.hostname, service.namespace) : null;
     const subsetLabels = this.subset ? dr?.subsets.find((s) => s.name === this.subset)?.labels : undefined;
     const previous = new Map(this.endpoints.map((e) => [e.key, e]));
@@ -77,7 +83,7 @@ export class Cluster {
       if (eps.length === 0 && service.origin === 'ServiceEntry') {
         if (service.resolution === 'DNS' || service.resolution === 'DNS_ROUND_ROBIN') {
           // DNS resolution without endpoints: the (non-wildcard) host itself is the endpoint.
-          if (!service.hostname.startsWith('*')) eps = [{ address: service.hostname, ports: {}, labels: {}, weight: 1, source: service.resource }];
+          if (!service.hostname.startsWith('*')) eps = [{ address: service.hostname, ports: {}, labels: {}, weight: 1, tlsMode: 'disabled', source: service.resource }];
         } else if (service.resolution === 'NONE') {
           this.passthrough = true;
         }
@@ -86,8 +92,10 @@ export class Cluster {
         if (subsetLabels && !labelsMatch(subsetLabels, ep.labels)) continue;
         const port = endpointPort(service, this.port, ep.ports);
         if (port === undefined) continue;
-        const s = createEndpointState({ address: ep.address, port, labels: ep.labels, locality: ep.locality, weight: ep.weight, serviceAccount: ep.serviceAccount }, t);
-        next.push(previous.get(s.key) ?? s);
+        const s = createEndpointState({ address: ep.address, port, labels: ep.labels, locality: ep.locality, weight: ep.weight, serviceAccount: ep.serviceAccount, tlsMode: ep.tlsMode }, t);
+        const kept = previous.get(s.key);
+        // An endpoint that starts or stops taking mTLS is a new endpoint (its connections differ).
+        next.push(kept && kept.tlsMode === s.tlsMode ? kept : s);
       }
     }
     const removed = this.endpoints.filter((e) => !next.includes(e));
@@ -116,6 +124,19 @@ export class Cluster {
       if (changed) noteHealthChange();
     }
     return removed;
+  }
+
+  /**
+   * How to talk to an endpoint (plaintext, Istio mTLS with secure naming, DR TLS), decided by
+   * the policy engine once per endpoint and snapshot.
+   */
+  tlsFor(ep: EndpointState): UpstreamTls {
+    let t = this.tlsByEndpoint.get(ep);
+    if (!t) {
+      t = upstreamTls(this.policy.tls, this.service, ep, { host: this.host, subset: this.subset ?? undefined, port: this.port }, this.meshConfig!, this.clientHasIdentity);
+      this.tlsByEndpoint.set(ep, t);
+    }
+    return t;
   }
 
   pick(ctx: PickContext): EndpointState | undefined {

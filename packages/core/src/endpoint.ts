@@ -15,6 +15,8 @@ export interface EndpointState {
   readonly weight: number;
   /** Service account of the workload (secure naming). */
   readonly serviceAccount?: string | undefined;
+  /** `istio` when the endpoint takes Istio mTLS (auto-mTLS), else `disabled` (policy decides). */
+  readonly tlsMode: string;
   /** Requests in flight to this endpoint (LEAST_REQUEST reads it). */
   active: number;
   /** False while outlier detection has it ejected. */
@@ -23,7 +25,7 @@ export interface EndpointState {
   addedAt: number;
 }
 
-export function createEndpointState(init: { address: string; port: number; labels?: Record<string, string>; locality?: string; weight?: number; serviceAccount?: string }, now: number): EndpointState {
+export function createEndpointState(init: { address: string; port: number; labels?: Record<string, string>; locality?: string; weight?: number; serviceAccount?: string; tlsMode?: string }, now: number): EndpointState {
   return {
     key: `${init.address.includes(':') ? `[${init.address}]` : init.address}:${init.port}`,
     address: init.address,
@@ -32,6 +34,7 @@ export function createEndpointState(init: { address: string; port: number; label
     locality: init.locality ?? '',
     weight: init.weight && init.weight > 0 ? init.weight : 1,
     serviceAccount: init.serviceAccount,
+    tlsMode: init.tlsMode ?? 'disabled',
     active: 0,
     healthy: true,
     addedAt: now,

@@ -9,10 +9,23 @@ import type { AttemptOutcome } from './retry.js';
 
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
+/**
+ * TLS handshake failures (OpenSSL verify codes as Node reports them, Node's TLS errors, our
+ * secure-naming check): to Envoy these are connection failures with a transport failure reason.
+ */
+const TLS_ERROR = /^(ERR_TLS_|ERR_SSL_|ERR_OSSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|INVALID_CA|HOSTNAME_MISMATCH)/;
+
+export function isTlsError(err: { code?: string | undefined; reason?: unknown }): boolean {
+  // @meshwork/identity's secure-naming error carries a reason, not a code; so do ours for TLS
+  // that cannot be set up (no workload certificate, unreadable DestinationRule files).
+  return (err.code !== undefined && TLS_ERROR.test(err.code)) || err.reason === 'secure_naming_mismatch' || err.reason === 'no_identity' || err.reason === 'tls_file';
+}
+
 /** The outcome of an attempt that ended in an error (Node socket and undici codes). */
-export function outcomeOfError(err: { code?: string | undefined }, requestSent: boolean, perTryTimedOut: boolean): AttemptOutcome {
+export function outcomeOfError(err: { code?: string | undefined; message?: string | undefined; reason?: unknown }, requestSent: boolean, perTryTimedOut: boolean): AttemptOutcome {
   if (perTryTimedOut) return { kind: 'failure', reason: 'timeout', beforeRequestSent: !requestSent };
   if (err.code && CONNECT_ERRORS.has(err.code)) return { kind: 'failure', reason: 'connect-failure', beforeRequestSent: true };
+  if (isTlsError(err)) return { kind: 'failure', reason: 'connect-failure', beforeRequestSent: true, transportFailure: `TLS_error: ${err.code ? `${err.code}: ` : ''}${err.message ?? ''}`.trim() };
   return { kind: 'failure', reason: 'reset', beforeRequestSent: !requestSent };
 }
 
@@ -28,7 +41,9 @@ export function failureReply(outcome: AttemptOutcome, retried: boolean): Failure
   if (outcome.kind === 'response') return { status: 503, body: LOCAL_REPLY.connectionTermination, flags: urx('UC') };
   if (outcome.reason === 'timeout') return { status: 504, body: LOCAL_REPLY.upstreamTimeout, flags: urx('UT') };
   const connect = outcome.reason === 'connect-failure';
-  const body = connect ? LOCAL_REPLY.connectionFailure : LOCAL_REPLY.connectionTermination;
+  let body: string = connect ? LOCAL_REPLY.connectionFailure : LOCAL_REPLY.connectionTermination;
+  // Envoy appends why the transport failed (a TLS handshake, secure naming) to the reset reason.
+  if (outcome.transportFailure) body = `${body}, transport failure reason: ${outcome.transportFailure}`;
   return {
     status: 503,
     body: retried ? body.replace('before headers.', 'before headers. retried and the latest') : body,

@@ -10,3 +10,4 @@ export * from './outlier-detection.js';
 export * from './mesh.js';
 export * from './hash-key.js';
 export * from './breaker.js';
+export * from './upstream-tls.js';

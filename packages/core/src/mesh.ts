@@ -9,6 +9,7 @@ import {
   compileSnapshot, ConfigError, decideOutbound, loadPaths, loadText, parseLabels, resolveDestinationService, validateResources,
   type Diagnostic, type MeshConfig, type OutboundDecision, type OutboundRequest, type Resource, type RouteDestination, type Snapshot, type WorkloadIdentity,
 } from '@meshwork/policy';
+import type { IdentitySource } from '@meshwork/identity';
 import { Cluster, clusterKey } from './cluster.js';
 import type { EndpointState } from './endpoint.js';
 import { registryResources, type RegistryService } from './registry.js';
@@ -40,6 +41,11 @@ export interface MeshOptions {
   onConfigRejected?: ((diagnostics: Diagnostic[]) => void) | undefined;
   /** Called after a new snapshot is in force. */
   onConfigApplied?: ((version: string) => void) | undefined;
+  /**
+   * The workload's certificate source (@meshwork/identity): mTLS to meshed endpoints (Istio
+   * mTLS, auto-mTLS) and, on the server side, the inbound listener's certificate.
+   */
+  identity?: IdentitySource | undefined;
   /** Clock and randomness, injectable for tests. */
   now?: (() => number) | undefined;
   random?: (() => number) | undefined;
@@ -63,6 +69,8 @@ export class Mesh {
   readonly now: () => number;
   readonly random: () => number;
   readonly locality: string | undefined;
+  /** The workload's certificate source, when it has one. */
+  readonly identity: IdentitySource | undefined;
   private current: Snapshot;
   private readonly clusters = new Map<string, Cluster>();
   private readonly byDestination = new WeakMap<RouteDestination, Cluster>();
@@ -77,6 +85,7 @@ export class Mesh {
     this.now = options.now ?? (() => performance.now());
     this.random = options.random ?? Math.random;
     this.locality = options.locality ?? process.env.MESHWORK_LOCALITY;
+    this.identity = options.identity;
     const configDir = options.configDir ?? process.env.MESHWORK_CONFIG_DIR;
     const first = this.build(configDir);
     if ('errors' in first) throw new ConfigError(first.errors);
@@ -107,6 +116,7 @@ export class Mesh {
     let c = this.clusters.get(key);
     if (!c) {
       c = new Cluster(dest.host, dest.subset, dest.port, this.now, this.locality, this.workload.labels);
+      c.clientHasIdentity = this.identity !== undefined;
       const rb = this.options.retryBudget;
       if (rb) c.defaultRetryBudget = { percent: rb.percent, minRetryConcurrency: rb.minRetryConcurrency ?? 3 };
       this.clusters.set(key, c);

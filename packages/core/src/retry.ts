@@ -8,7 +8,7 @@ import type { RetryPolicy } from '@meshwork/policy';
 export type AttemptOutcome =
   | { kind: 'response'; status: number; grpcStatus?: number | undefined; rateLimited?: boolean | undefined }
   /** No response: connect failure (refused, connect timeout), reset before/after the request was sent, or the per-try timeout. */
-  | { kind: 'failure'; reason: 'connect-failure' | 'reset' | 'timeout' | 'refused-stream'; beforeRequestSent: boolean };
+  | { kind: 'failure'; reason: 'connect-failure' | 'reset' | 'timeout' | 'refused-stream'; beforeRequestSent: boolean; transportFailure?: string | undefined };
 
 export interface CompiledRetry {
   attempts: number;

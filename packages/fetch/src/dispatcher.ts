@@ -9,9 +9,9 @@ import { Agent, Dispatcher, Pool } from './undici-parts.js';
 
 type DispatchOptions = UndiciDispatcher.DispatchOptions;
 type DispatchHandler = UndiciDispatcher.DispatchHandler;
-import { LOCAL_REPLY, avoidPreviousHosts, isGrpcRequest, localReply, pickWeighted, type HeaderOps, type OutboundDecision, type RouteDestination } from '@meshwork/policy';
+import { LOCAL_REPLY, avoidPreviousHosts, isGrpcRequest, localReply, pickWeighted, type HeaderOps, type OutboundDecision, type RouteDestination, type UpstreamTls } from '@meshwork/policy';
 import {
-  backoffMs, Code, compileRetry, failureReply, hashKeyFor, localReplyError, outcomeOfError, Mesh, MeshError, remainingBudget,
+  backoffMs, Code, compileRetry, connectOptions, failureReply, hashKeyFor, localReplyError, outcomeOfError, Mesh, MeshError, remainingBudget,
   type AttemptOutcome, type Cluster, type CompiledRetry, type EndpointState, type MeshOptions, type ResponseFlag,
 } from '@meshwork/core';
 import { toV2, type Controller, type Handler } from './handler.js';
@@ -110,12 +110,23 @@ async function bufferBody(body: unknown, limit: number): Promise<Replayable> {
   }
 }
 
+interface PoolEntry {
+  pool: Pool;
+  /** The policy engine's TLS decision the pool was made for (memoised per snapshot). */
+  tls: UpstreamTls;
+  /** Its content, so an unchanged decision in a new snapshot keeps the pool. */
+  tlsKey: string;
+  /** Identity generation of a TLS pool: a new workload certificate means new connections. */
+  generation: number;
+}
+
 export class MeshDispatcher extends Dispatcher {
   readonly mesh: Mesh;
   private readonly ownsMesh: boolean;
-  private readonly pools = new Map<string, Pool>();
-  private readonly poolByEndpoint = new WeakMap<EndpointState, Pool>();
-  private readonly removedSubscription: { dispose(): void };
+  private readonly pools = new Set<Pool>();
+  private readonly poolByEndpoint = new WeakMap<EndpointState, PoolEntry>();
+  private readonly subscriptions: { dispose(): void }[] = [];
+  private identityGeneration = 0;
 
   /** Upstream connection pools open now (one per endpoint in use). */
   get poolCount(): number {
@@ -129,15 +140,18 @@ export class MeshDispatcher extends Dispatcher {
     this.ownsMesh = !options.mesh;
     this.mesh = options.mesh ?? new Mesh(options);
     // Endpoints that leave after a config change take their connections with them.
-    this.removedSubscription = this.mesh.onEndpointsRemoved((eps) => {
+    this.subscriptions.push(this.mesh.onEndpointsRemoved((eps) => {
       for (const ep of eps) {
-        const pool = this.poolByEndpoint.get(ep);
-        if (!pool) continue;
+        const entry = this.poolByEndpoint.get(ep);
+        if (!entry) continue;
         this.poolByEndpoint.delete(ep);
-        for (const [k, p] of this.pools) if (p === pool) this.pools.delete(k);
-        pool.close().catch(() => undefined);
+        this.retire(entry.pool);
       }
-    });
+    }));
+    // A rotated workload certificate: new mTLS connections use it (pools are rebuilt on next
+    // use); requests in flight finish on the connections they have.
+    const identity = this.mesh.identity;
+    if (identity) this.subscriptions.push(identity.on('change', () => this.identityGeneration++));
   }
 
   override dispatch(opts: DispatchOptions, handler: DispatchHandler): boolean {
@@ -150,25 +164,39 @@ export class MeshDispatcher extends Dispatcher {
     return true;
   }
 
-  /** The undici pool of one endpoint, configured from its cluster's connection-pool policy. */
+  /**
+   * The undici pool of one endpoint, configured from its cluster's connection-pool policy and
+   * the TLS the policy engine decided for it. Throws a MeshError (flag UF) when TLS cannot be
+   * set up as configured (no workload certificate, unreadable DestinationRule files).
+   */
   poolFor(cluster: Cluster, ep: EndpointState): Pool {
     // Endpoint objects belong to one cluster and live across snapshots: the pool hangs off them.
+    const tls = cluster.tlsFor(ep);
     const cached = this.poolByEndpoint.get(ep);
-    if (cached) return cached;
-    const key = `${cluster.key}|${ep.key}`;
-    let pool = this.pools.get(key);
-    if (!pool) {
-      const cp = cluster.policy.connectionPool;
-      pool = new Pool(`http://${ep.key}`, {
-        connections: cp.maxConnections >= 4294967295 ? null : cp.maxConnections,
-        connect: { timeout: cp.connectTimeoutMs },
-        keepAliveTimeout: Math.min(cp.idleTimeoutMs, 60_000),
-        ...(cp.maxRequestsPerConnection > 0 ? { maxRequestsPerClient: cp.maxRequestsPerConnection } : {}),
-      });
-      this.pools.set(key, pool);
+    if (cached && cached.tls === tls && (tls.mode === 'plaintext' || cached.generation === this.identityGeneration)) return cached.pool;
+    const tlsKey = JSON.stringify(tls);
+    if (cached && cached.tlsKey === tlsKey && (tls.mode === 'plaintext' || cached.generation === this.identityGeneration)) {
+      cached.tls = tls;
+      return cached.pool;
     }
-    this.poolByEndpoint.set(ep, pool);
+    const cp = cluster.policy.connectionPool;
+    const tlsOptions = connectOptions(tls, this.mesh.identity, this.mesh.snapshot.mesh, cluster.host);
+    const pool = new Pool(`${tlsOptions ? 'https' : 'http'}://${ep.key}`, {
+      connections: cp.maxConnections >= 4294967295 ? null : cp.maxConnections,
+      connect: { timeout: cp.connectTimeoutMs, ...tlsOptions },
+      keepAliveTimeout: Math.min(cp.idleTimeoutMs, 60_000),
+      ...(cp.maxRequestsPerConnection > 0 ? { maxRequestsPerClient: cp.maxRequestsPerConnection } : {}),
+    });
+    this.pools.add(pool);
+    this.poolByEndpoint.set(ep, { pool, tls, tlsKey, generation: this.identityGeneration });
+    if (cached) this.retire(cached.pool);
     return pool;
+  }
+
+  /** Closes a pool once its requests in flight are done. */
+  private retire(pool: Pool): void {
+    this.pools.delete(pool);
+    pool.close().catch(() => undefined);
   }
 
   passthroughDispatcher(): Dispatcher {
@@ -177,7 +205,7 @@ export class MeshDispatcher extends Dispatcher {
 
   override async close(): Promise<void> {
     this.closedFlag = true;
-    this.removedSubscription.dispose();
+    for (const sub of this.subscriptions) sub.dispose();
     await Promise.all([...this.pools.values()].map((p) => p.close()));
     await this.passthrough.close();
     if (this.ownsMesh) this.mesh.close();
@@ -185,7 +213,7 @@ export class MeshDispatcher extends Dispatcher {
 
   override async destroy(): Promise<void> {
     this.closedFlag = true;
-    this.removedSubscription.dispose();
+    for (const sub of this.subscriptions) sub.dispose();
     await Promise.all([...this.pools.values()].map((p) => p.destroy()));
     await this.passthrough.destroy();
     if (this.ownsMesh) this.mesh.close();
@@ -449,8 +477,8 @@ class MeshRequest implements Controller {
       body: this.body.body as DispatchOptions['body'],
       ...(this.opts.upgrade ? { upgrade: this.opts.upgrade } : {}),
     };
-    const target: Dispatcher = ep ? this.d.poolFor(cluster, ep) : this.d.passthroughDispatcher();
     try {
+      const target: Dispatcher = ep ? this.d.poolFor(cluster, ep) : this.d.passthroughDispatcher();
       target.dispatch(upstreamOpts, attempt);
     } catch (e) {
       attempt.onResponseError(noopController, e as Error);

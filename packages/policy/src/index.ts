@@ -21,5 +21,6 @@ export * from './validate/index.js';
 export * from './analyze/index.js';
 export * from './analyze/run.js';
 export * from './compile/cluster-policy.js';
+export * from './compile/upstream-tls.js';
 export * from './decide/local-reply.js';
 export { labelsMatch } from './compile/order.js';

@@ -25,8 +25,19 @@ export interface Endpoint {
   locality?: string | undefined;
   network?: string | undefined;
   weight: number;
+  /**
+   * Whether the endpoint runs the mesh and takes Istio mTLS (auto-mTLS sends mTLS only to
+   * these): its `security.istio.io/tlsMode` label, else `istio` when it has a service account
+   * (serviceentry/conversion.go: getTLSModeFromWorkloadEntry).
+   */
+  tlsMode: string;
   /** `WorkloadEntry/ns/name` or `ServiceEntry/ns/name#i`. */
   source: string;
+}
+
+/** serviceentry/conversion.go: getTLSModeFromWorkloadEntry. */
+function tlsModeOf(labels: Record<string, string>, serviceAccount: unknown): string {
+  return labels['security.istio.io/tlsMode'] ?? (typeof serviceAccount === 'string' && serviceAccount !== '' ? 'istio' : 'disabled');
 }
 
 export interface MeshService {
@@ -97,6 +108,7 @@ export function buildRegistry(resources: readonly Resource[], mesh: MeshConfig):
         locality: s.locality,
         network: s.network,
         weight: Number(s.weight) > 0 ? Number(s.weight) : 1,
+        tlsMode: tlsModeOf(labels, s.serviceAccount),
         source: r.key,
       };
       workloads.push(ep);
@@ -182,6 +194,7 @@ export function buildRegistry(resources: readonly Resource[], mesh: MeshConfig):
         locality: e.locality,
         network: e.network,
         weight: Number(e.weight) > 0 ? Number(e.weight) : 1,
+        tlsMode: tlsModeOf(labelsOf(e.labels), e.serviceAccount),
         source: `${r.key}#${i}`,
       }));
       const endpoints = selector ? selectWorkloads(ns, selector) : declared;

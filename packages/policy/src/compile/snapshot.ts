@@ -8,7 +8,7 @@ import type { Resource } from '../load/resource.js';
 import { buildRegistry, visibleTo, type MeshService, type Registry } from './registry.js';
 import { compileVirtualService, selectVirtualServices, type CompiledVirtualService } from './virtual-service.js';
 import { DestinationRuleIndex } from './destination-rule.js';
-import { compileInboundSecurity, type InboundSecurity } from './security.js';
+import { compileInboundSecurity, type InboundSecurity, type MtlsMode } from './security.js';
 import { byCreation, labelsMatch, strMap } from './order.js';
 import { hostMatches, isWildcard } from './hosts.js';
 
@@ -35,6 +35,11 @@ export interface Snapshot {
   /** `ns/name` of the Sidecar resource that applies, if any. */
   sidecar: string | null;
   inbound: InboundSecurity;
+  /**
+   * Namespace-level and mesh-level PeerAuthentication modes, for auto-mTLS towards other
+   * workloads (push_context.go: BestEffortInferServiceMTLSMode reads only these levels).
+   */
+  serverMtls: { mesh: MtlsMode | undefined; namespaces: Map<string, MtlsMode> };
   /** Content hash of the inputs. */
   version: string;
 }
@@ -137,8 +142,36 @@ export function compileSnapshot(resources: readonly Resource[], workload: Worklo
     outboundTrafficPolicy,
     sidecar: sidecar ? `${sidecar.metadata.namespace}/${sidecar.metadata.name}` : null,
     inbound: compileInboundSecurity(resources, workload, mesh),
+    serverMtls: namespaceMtlsModes(resources, mesh),
     version: contentVersion(resources, workload),
   };
+}
+
+/** The oldest selector-less PeerAuthentication per namespace with a mode other than UNSET. */
+function namespaceMtlsModes(resources: readonly Resource[], mesh: MeshConfig): Snapshot['serverMtls'] {
+  const namespaces = new Map<string, MtlsMode>();
+  const seen = new Set<string>();
+  for (const r of resources.filter((x) => x.kind === 'PeerAuthentication').sort(byCreation)) {
+    const sel = strMap(r.spec?.selector?.matchLabels);
+    if (sel && Object.keys(sel).length > 0) continue;
+    const ns = r.metadata.namespace;
+    // One policy per level, the oldest (authentication.go: addPeerAuthentication).
+    if (seen.has(ns)) continue;
+    seen.add(ns);
+    const m = r.spec?.mtls?.mode;
+    if (m === 'STRICT' || m === 'PERMISSIVE' || m === 'DISABLE') namespaces.set(ns, m);
+  }
+  return { mesh: namespaces.get(mesh.rootNamespace), namespaces };
+}
+
+/**
+ * The mode a service's servers are assumed to run, for auto-mTLS: its namespace's policy, else
+ * the mesh's, else PERMISSIVE (push_context.go: BestEffortInferServiceMTLSMode).
+ */
+export function inferServerMtlsMode(snap: Snapshot, service: MeshService | undefined): MtlsMode {
+  if (!service) return 'PERMISSIVE';
+  if (service.location === 'MESH_EXTERNAL') return 'DISABLE';
+  return snap.serverMtls.namespaces.get(service.namespace) ?? snap.serverMtls.mesh ?? 'PERMISSIVE';
 }
 
 /** sidecar.go: the workload's Sidecar — selector match in its namespace, else its namespace's default, else the root's. */

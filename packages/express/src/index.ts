@@ -1,0 +1,64 @@
+/**
+ * @meshwork/express: the inbound pipeline of @meshwork/server as an Express middleware. Peer
+ * identity (mTLS), RequestAuthentication (JWT) and AuthorizationPolicy run before your routes;
+ * the result is on `req.meshwork`. For mTLS, serve the app with `createMeshServer(app, { inbound,
+ * identity, pipeline: false })` so that the connection layer and this middleware share one pipeline.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createInbound, meshworkOf, runInbound, type Inbound, type InboundOptions, type MeshworkContext } from '@meshwork/server';
+
+export { meshworkOf, type MeshworkContext } from '@meshwork/server';
+
+declare global {
+  // Express's own extension point: every express Request extends Express.Request.
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** What @meshwork/express learned: peer principal, JWT claims, authorization decision. */
+      meshwork?: MeshworkContext | undefined;
+    }
+  }
+}
+
+export interface MeshworkMiddlewareOptions extends InboundOptions {
+  /** A pipeline to share with `createMeshServer` (else one is made from the other options). */
+  inbound?: Inbound | undefined;
+}
+
+export interface MeshworkMiddleware {
+  (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void;
+  /** The pipeline this middleware runs. */
+  readonly inbound: Inbound;
+  /** Releases the pipeline (and its Mesh, when the middleware made it). */
+  close(): void;
+}
+
+const KNOWN = new Set(['inbound', 'mesh', 'numTrustedProxies', 'jwt', 'onDecision', 'workload', 'configDir', 'configYaml', 'resources', 'registry', 'meshConfig', 'locality', 'retryBudget', 'watch', 'onConfigRejected', 'onConfigApplied', 'now', 'random']);
+
+/**
+ * An Express (or any connect-style) middleware that applies the workload's
+ * PeerAuthentication, RequestAuthentication and AuthorizationPolicy.
+ *
+ * @example
+ * app.use(meshworkMiddleware({ configDir: './istio', workload: { namespace: 'default', labels: { app: 'reviews' } } }));
+ * app.get('/reviews/:id', (req, res) => res.json({ caller: req.meshwork?.principal }));
+ */
+export function meshworkMiddleware(options: MeshworkMiddlewareOptions = {}): MeshworkMiddleware {
+  // Validate eagerly: a typo in an option is a startup error, not a silent default.
+  for (const key of Object.keys(options)) {
+    if (!KNOWN.has(key)) throw new TypeError(`meshworkMiddleware: unknown option "${key}" (options: ${[...KNOWN].join(', ')}); see the @meshwork/express README`);
+  }
+  const inbound = options.inbound ?? createInbound(options);
+  const owns = !options.inbound;
+  const mw = ((req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => {
+    runInbound(inbound, req, res, () => {
+      (req as IncomingMessage & { meshwork?: MeshworkContext }).meshwork = meshworkOf(req);
+      next();
+    });
+  }) as MeshworkMiddleware;
+  Object.defineProperty(mw, 'inbound', { value: inbound });
+  mw.close = () => {
+    if (owns) inbound.close();
+  };
+  return mw;
+}

@@ -1,0 +1,11 @@
+/**
+ * @meshwork/server: the inbound side of the mesh, framework-neutral. One port for mTLS and
+ * plaintext (PeerAuthentication), the peer's SPIFFE identity, RequestAuthentication (JWT)
+ * and AuthorizationPolicy, from the same Istio YAML as the client side.
+ */
+export { meshworkOf, type MeshworkContext } from './context.js';
+export { Inbound, createInbound, type InboundOptions, type InboundEvent, type InboundRequestLike, type InboundVerdict } from './inbound.js';
+export { runInbound } from './http.js';
+export { withDeadline, remainingBudget } from '@meshwork/core';
+export { MeshServer, createMeshServer, tlsSocketOf, type MeshServerOptions } from './listener.js';
+export { JwtAuthenticator, type JwtAuthenticatorOptions } from './jwt.js';

@@ -1,0 +1,132 @@
+/**
+ * One port for mTLS and plaintext, as a sidecar's inbound listener under PERMISSIVE: the
+ * first byte of a connection tells them apart (0x16 opens a TLS handshake record), then the
+ * connection goes to an https server (client certificate required and chained to the mesh
+ * roots) or to a plain http server. Under STRICT a plaintext connection is closed before any
+ * HTTP exchange; under DISABLE a TLS one is. The mode is read per connection from the
+ * snapshot in force, per port (portLevelMtls).
+ */
+import http from 'node:http';
+import https from 'node:https';
+import net, { type Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { bindServerIdentity, serverTlsOptions, type IdentitySource } from '@meshwork/identity';
+import { createInbound, type Inbound, type InboundOptions } from './inbound.js';
+import { runInbound } from './http.js';
+
+export interface MeshServerOptions extends InboundOptions {
+  /** A pipeline to share (e.g. with `meshworkMiddleware`); else one is made from the options. */
+  inbound?: Inbound | undefined;
+  /** The workload's certificate source; without one the server takes plaintext only. */
+  identity?: IdentitySource | undefined;
+  /**
+   * Run the request pipeline (JWT, authorization) here (default true). Set false when a
+   * framework adapter (Express middleware, Fastify plugin) runs it, so it runs once.
+   */
+  pipeline?: boolean | undefined;
+  /** Options for the node:http servers behind the port (timeouts, header limits). */
+  http?: http.ServerOptions | undefined;
+  /** A connection that sends nothing is closed after this long (default 15 s, Envoy's listener filter timeout). */
+  firstByteTimeoutMs?: number | undefined;
+}
+
+type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+
+const TLS_HANDSHAKE = 0x16;
+
+/**
+ * A `net.Server` that serves `handler` over mTLS and plaintext on one port, applying the
+ * inbound pipeline. Use it as you would `http.createServer(handler)`: `.listen(port)`.
+ */
+export class MeshServer extends net.Server {
+  readonly inbound: Inbound;
+  /** Connections closed by PeerAuthentication so far (plaintext on STRICT, TLS on DISABLE). */
+  rejectedConnections = 0;
+  private readonly ownsInbound: boolean;
+  private readonly plain: http.Server;
+  private readonly secure: https.Server | undefined;
+  private readonly identitySubscription: { dispose(): void } | undefined;
+
+  constructor(handler: Handler, readonly options: MeshServerOptions = {}) {
+    super();
+    this.ownsInbound = !options.inbound;
+    this.inbound = options.inbound ?? createInbound(options);
+    const inbound = this.inbound;
+    const app: Handler = options.pipeline === false ? handler : (req, res) => runInbound(inbound, req, res, () => handler(req, res));
+    this.plain = http.createServer(options.http ?? {}, app);
+    const identity = options.identity;
+    if (identity) {
+      this.secure = https.createServer({ ...(options.http ?? {}), ...serverTlsOptions(identity.current()) }, app);
+      // Rotation: new handshakes take the new certificate; open connections keep theirs.
+      this.identitySubscription = bindServerIdentity(this.secure, identity);
+      // A failed handshake (no client certificate, foreign CA, expired) closes that connection only.
+      this.secure.on('tlsClientError', (_err, socket) => socket.destroy());
+    }
+    const timeout = options.firstByteTimeoutMs ?? 15_000;
+    this.on('connection', (socket: Socket) => this.sniff(socket, timeout));
+  }
+
+  private sniff(socket: Socket, timeoutMs: number): void {
+    socket.on('error', () => socket.destroy());
+    const timer = setTimeout(() => socket.destroy(), timeoutMs);
+    timer.unref();
+    socket.once('data', (chunk: Buffer) => {
+      clearTimeout(timer);
+      socket.pause();
+      socket.unshift(chunk);
+      const tls = chunk[0] === TLS_HANDSHAKE;
+      const mode = this.inbound.mtlsMode(socket.localPort ?? 0);
+      if ((tls && (mode === 'DISABLE' || !this.secure)) || (!tls && mode === 'STRICT')) {
+        this.rejectedConnections++;
+        socket.destroy();
+        return;
+      }
+      // The http and tls servers take the socket with the first chunk still in its buffer.
+      if (tls) {
+        this.secure!.emit('connection', socket);
+      } else {
+        this.plain.emit('connection', socket);
+        socket.resume();
+      }
+    });
+  }
+
+  /** Stops accepting; idle keep-alive connections close now, busy ones after their response. */
+  override close(callback?: (err?: Error) => void): this {
+    super.close(callback);
+    this.plain.closeIdleConnections();
+    this.secure?.closeIdleConnections();
+    this.identitySubscription?.dispose();
+    if (this.ownsInbound) this.inbound.close();
+    return this;
+  }
+
+  /** Closes every connection, busy or not. */
+  closeAllConnections(): void {
+    this.plain.closeAllConnections();
+    this.secure?.closeAllConnections();
+  }
+
+  closeIdleConnections(): void {
+    this.plain.closeIdleConnections();
+    this.secure?.closeIdleConnections();
+  }
+}
+
+/** The peer's TLS socket, when the request came over mTLS. */
+export function tlsSocketOf(req: http.IncomingMessage): TLSSocket | undefined {
+  const s = req.socket as TLSSocket;
+  return s.encrypted ? s : undefined;
+}
+
+/**
+ * `http.createServer` for the mesh: one port, mTLS and plaintext per PeerAuthentication, the
+ * peer's identity, JWT and authorization before `handler` runs.
+ *
+ * @example
+ * const server = createMeshServer((req, res) => res.end(`hello ${meshworkOf(req)?.principal}`), { mesh, identity });
+ * server.listen(9080);
+ */
+export function createMeshServer(handler: Handler, options: MeshServerOptions = {}): MeshServer {
+  return new MeshServer(handler, options);
+}
