@@ -5,7 +5,7 @@
  * identity, pipeline: false })` so that the connection layer and this middleware share one pipeline.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createInbound, meshworkOf, runInbound, type Inbound, type InboundOptions, type MeshworkContext } from '@meshwork/server';
+import { assertInboundOptions, createInbound, meshworkOf, runInbound, type Inbound, type InboundOptions, type MeshworkContext } from '@meshwork/server';
 
 export { meshworkOf, type MeshworkContext } from '@meshwork/server';
 
@@ -33,7 +33,6 @@ export interface MeshworkMiddleware {
   close(): void;
 }
 
-const KNOWN = new Set(['inbound', 'mesh', 'numTrustedProxies', 'jwt', 'onDecision', 'workload', 'configDir', 'configYaml', 'resources', 'registry', 'meshConfig', 'locality', 'retryBudget', 'watch', 'onConfigRejected', 'onConfigApplied', 'now', 'random']);
 
 /**
  * An Express (or any connect-style) middleware that applies the workload's
@@ -45,9 +44,7 @@ const KNOWN = new Set(['inbound', 'mesh', 'numTrustedProxies', 'jwt', 'onDecisio
  */
 export function meshworkMiddleware(options: MeshworkMiddlewareOptions = {}): MeshworkMiddleware {
   // Validate eagerly: a typo in an option is a startup error, not a silent default.
-  for (const key of Object.keys(options)) {
-    if (!KNOWN.has(key)) throw new TypeError(`meshworkMiddleware: unknown option "${key}" (options: ${[...KNOWN].join(', ')}); see the @meshwork/express README`);
-  }
+  assertInboundOptions(options, 'meshworkMiddleware');
   const inbound = options.inbound ?? createInbound(options);
   const owns = !options.inbound;
   const mw = ((req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => {

@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyPluginCallback, FastifyServerFactory } from 'fastify';
 import fp from 'fastify-plugin';
-import { createInbound, createMeshServer, type Inbound, type InboundOptions, type InboundVerdict, type MeshServerOptions, type MeshworkContext, withDeadline } from '@meshwork/server';
+import { assertInboundOptions, createInbound, createMeshServer, type Inbound, type InboundOptions, type InboundVerdict, type MeshServerOptions, type MeshworkContext, withDeadline } from '@meshwork/server';
 
 export { meshworkOf, type MeshworkContext } from '@meshwork/server';
 
@@ -24,7 +24,16 @@ export interface MeshworkPluginOptions extends InboundOptions {
 }
 
 const plugin: FastifyPluginCallback<MeshworkPluginOptions> = (app, options, done) => {
-  const inbound = options.inbound ?? createInbound(options);
+  // Fastify passes its own registration options (prefix, logLevel, ...) along with ours.
+  const { prefix: _p, logLevel: _l, logSerializers: _s, ...own } = options as MeshworkPluginOptions & { prefix?: unknown; logLevel?: unknown; logSerializers?: unknown };
+  let inbound: Inbound;
+  try {
+    assertInboundOptions(own, 'meshworkPlugin');
+    inbound = options.inbound ?? createInbound(own);
+  } catch (err) {
+    done(err as Error);
+    return;
+  }
   app.decorateRequest('meshwork', null);
   app.addHook('onRequest', (request, reply, next) => {
     const apply = (v: InboundVerdict): void => {

@@ -198,6 +198,18 @@ function deadlineOf(headers: Record<string, string>): number | undefined {
   return Number.isFinite(ms) && ms > 0 ? ms : undefined;
 }
 
+const OPTION_KEYS = new Set(['inbound', 'mesh', 'numTrustedProxies', 'jwt', 'onDecision', 'identity', 'workload', 'configDir', 'configYaml', 'resources', 'registry', 'meshConfig', 'locality', 'retryBudget', 'watch', 'onConfigRejected', 'onConfigApplied', 'now', 'random']);
+
+/**
+ * Checks an adapter's options when it is set up, so a typo is a startup error that names the
+ * valid options, not a silently ignored setting.
+ */
+export function assertInboundOptions(options: object, who: string): void {
+  for (const key of Object.keys(options)) {
+    if (!OPTION_KEYS.has(key)) throw new TypeError(`${who}: unknown option "${key}" (options: ${[...OPTION_KEYS].join(', ')}); see the ${who.startsWith('meshworkPlugin') ? '@meshwork/fastify' : '@meshwork/express'} README`);
+  }
+}
+
 /** Makes the pipeline; pass the same `mesh` as the fetch data plane so both share one snapshot. */
 export function createInbound(options: InboundOptions = {}): Inbound {
   return new Inbound(options);

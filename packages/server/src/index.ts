@@ -4,7 +4,7 @@
  * and AuthorizationPolicy, from the same Istio YAML as the client side.
  */
 export { meshworkOf, type MeshworkContext } from './context.js';
-export { Inbound, createInbound, type InboundOptions, type InboundEvent, type InboundRequestLike, type InboundVerdict } from './inbound.js';
+export { Inbound, assertInboundOptions, createInbound, type InboundOptions, type InboundEvent, type InboundRequestLike, type InboundVerdict } from './inbound.js';
 export { runInbound } from './http.js';
 export { withDeadline, remainingBudget } from '@meshwork/core';
 export { MeshServer, createMeshServer, tlsSocketOf, type MeshServerOptions } from './listener.js';
