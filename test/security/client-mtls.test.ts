@@ -79,6 +79,38 @@ describe('the fetch data plane over mesh mTLS', () => {
     }
   });
 
+  it("Istio's SNI for mTLS reaches the server: connection.sni in an AuthorizationPolicy sees outbound_.<port>_.<subset>_.<host>", async () => {
+    server.mesh.configure({ configYaml: `${strictServer}---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: by-sni, namespace: foo}
+spec:
+  action: ALLOW
+  rules: [{when: [{key: connection.sni, values: ["outbound_.8000_._.httpbin.foo.svc.cluster.local"]}]}]
+` });
+    const d = client(clientConfig(server.port, 'httpbin'), clientIdentity);
+    const other = client(`${clientConfig(server.port, 'httpbin')}---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: httpbin, namespace: foo}
+spec:
+  host: httpbin.foo.svc.cluster.local
+  trafficPolicy: {tls: {mode: ISTIO_MUTUAL, sni: something.else}}
+`, clientIdentity);
+    try {
+      expect((await get(d)).status).toBe(200);
+      const r = await get(other);
+      expect(r.status).toBe(403);
+      expect(r.text).toBe('RBAC: access denied');
+    } finally {
+      server.mesh.configure({ configYaml: strictServer });
+      for (const x of [d, other]) {
+        await x.close();
+        x.mesh.close();
+      }
+    }
+  });
+
   it('secure naming: a server running as another service account is refused with UF, naming both identities', async () => {
     const infos: RequestInfo[] = [];
     const d = client(clientConfig(server.port, 'reviews'), clientIdentity, infos);

@@ -110,7 +110,7 @@ async function bufferBody(body: unknown, limit: number): Promise<Replayable> {
   }
 }
 
-interface PoolEntry {
+export interface PoolEntry {
   pool: Pool;
   /** The policy engine's TLS decision the pool was made for (memoised per snapshot). */
   tls: UpstreamTls;
@@ -118,6 +118,12 @@ interface PoolEntry {
   tlsKey: string;
   /** Identity generation of a TLS pool: a new workload certificate means new connections. */
   generation: number;
+  /**
+   * SNI of a TLS pool. Sent with every request: undici otherwise derives the SNI from each
+   * request's Host header, which would override the configured one and, when Host headers
+   * differ, close the connection on every change ("servername changed").
+   */
+  servername: string | undefined;
 }
 
 export class MeshDispatcher extends Dispatcher {
@@ -169,15 +175,15 @@ export class MeshDispatcher extends Dispatcher {
    * the TLS the policy engine decided for it. Throws a MeshError (flag UF) when TLS cannot be
    * set up as configured (no workload certificate, unreadable DestinationRule files).
    */
-  poolFor(cluster: Cluster, ep: EndpointState): Pool {
+  poolFor(cluster: Cluster, ep: EndpointState): PoolEntry {
     // Endpoint objects belong to one cluster and live across snapshots: the pool hangs off them.
     const tls = cluster.tlsFor(ep);
     const cached = this.poolByEndpoint.get(ep);
-    if (cached && cached.tls === tls && (tls.mode === 'plaintext' || cached.generation === this.identityGeneration)) return cached.pool;
+    if (cached && cached.tls === tls && (tls.mode === 'plaintext' || cached.generation === this.identityGeneration)) return cached;
     const tlsKey = JSON.stringify(tls);
     if (cached && cached.tlsKey === tlsKey && (tls.mode === 'plaintext' || cached.generation === this.identityGeneration)) {
       cached.tls = tls;
-      return cached.pool;
+      return cached;
     }
     const cp = cluster.policy.connectionPool;
     const tlsOptions = connectOptions(tls, this.mesh.identity, this.mesh.snapshot.mesh, cluster.host);
@@ -188,9 +194,10 @@ export class MeshDispatcher extends Dispatcher {
       ...(cp.maxRequestsPerConnection > 0 ? { maxRequestsPerClient: cp.maxRequestsPerConnection } : {}),
     });
     this.pools.add(pool);
-    this.poolByEndpoint.set(ep, { pool, tls, tlsKey, generation: this.identityGeneration });
+    const entry: PoolEntry = { pool, tls, tlsKey, generation: this.identityGeneration, servername: typeof tlsOptions?.servername === 'string' ? tlsOptions.servername : undefined };
+    this.poolByEndpoint.set(ep, entry);
     if (cached) this.retire(cached.pool);
-    return pool;
+    return entry;
   }
 
   /** Closes a pool once its requests in flight are done. */
@@ -478,8 +485,13 @@ class MeshRequest implements Controller {
       ...(this.opts.upgrade ? { upgrade: this.opts.upgrade } : {}),
     };
     try {
-      const target: Dispatcher = ep ? this.d.poolFor(cluster, ep) : this.d.passthroughDispatcher();
-      target.dispatch(upstreamOpts, attempt);
+      if (ep) {
+        const entry = this.d.poolFor(cluster, ep);
+        if (entry.servername !== undefined) (upstreamOpts as DispatchOptions & { servername?: string }).servername = entry.servername;
+        entry.pool.dispatch(upstreamOpts, attempt);
+      } else {
+        this.d.passthroughDispatcher().dispatch(upstreamOpts, attempt);
+      }
     } catch (e) {
       attempt.onResponseError(noopController, e as Error);
     }
@@ -528,7 +540,8 @@ class MeshRequest implements Controller {
         const c = this.d.mesh.cluster({ host: m.host, subset: m.subset, port: m.port, weight: 100, service: svc });
         const ep = c.pick({ random: this.d.mesh.random, now: this.d.mesh.now() });
         if (!ep) continue;
-        this.d.poolFor(c, ep).dispatch({ origin: `http://${ep.key}`, method: this.opts.method, path: this.path, headers: this.upstreamHeaders, body: this.body.body as DispatchOptions['body'] }, discardHandler);
+        const entry = this.d.poolFor(c, ep);
+        entry.pool.dispatch({ origin: `http://${ep.key}`, method: this.opts.method, path: this.path, headers: this.upstreamHeaders, body: this.body.body as DispatchOptions['body'], ...(entry.servername !== undefined ? { servername: entry.servername } : {}) }, discardHandler);
       } catch {
         /* a mirror failure is never the caller's problem */
       }
