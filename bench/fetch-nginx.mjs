@@ -59,14 +59,15 @@ export function makeCerts(openssl, dir) {
   };
 }
 
-function httpBlock(dir, name, nginxV, body) {
+/** The config of one nginx process (one worker, no master) with an http block around `body`; temp paths in `dir`. */
+export function httpBlock(dir, name, nginxV, body) {
   const tmp = join(dir, 'tmp', name);
   mkdirSync(tmp, { recursive: true });
   // Temp paths go to the bench's dir; only for modules this build has (nginx -V lists --without-*).
   const temps = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
     .filter((m) => m === 'client_body' || !nginxV.includes(`--without-http_${m}_module`))
     .map((m) => `  ${m}_temp_path ${join(tmp, m)};`).join('\n');
-  return `# Written by bench/fetch.mjs; removed when the bench ends.
+  return `# Written by a benchmark in bench/ (fetch.mjs, security.mjs); removed when the bench ends.
 daemon off;
 # One process that does all the work, so its /proc/<pid>/stat is the whole cost of this proxy.
 master_process off;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set-up for the HTTP client benchmark (fetch.mjs): Debian's nginx and openssl.
+# Set-up for the benchmarks that run nginx (fetch.mjs, security.mjs): Debian's nginx and openssl.
 # Idempotent: does nothing when both are already on PATH. Installs only the packages; the
 # system nginx service is never started (the bench runs its own nginx processes from configs
 # in a temp dir), so a policy-rc.d that forbids service starts is in place during the install.

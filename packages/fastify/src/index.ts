@@ -78,5 +78,11 @@ export const meshworkPlugin = fp(plugin, { fastify: '5.x', name: '@meshwork/fast
 
 /** A Fastify `serverFactory` that serves the app on the mesh's one-port mTLS/plaintext listener. */
 export function meshServerFactory(options: MeshServerOptions): FastifyServerFactory {
-  return (handler) => createMeshServer(handler as (req: IncomingMessage, res: ServerResponse) => void, { ...options, pipeline: false }) as unknown as ReturnType<FastifyServerFactory>;
+  return (handler, fastifyOptions) => {
+    const server = createMeshServer(handler as (req: IncomingMessage, res: ServerResponse) => void, { ...options, pipeline: false });
+    // Fastify leaves its server timeouts to a custom factory (keep-alive 72 s by default).
+    const o = fastifyOptions as { keepAliveTimeout?: number; requestTimeout?: number; connectionTimeout?: number; maxRequestsPerSocket?: number | null };
+    server.setHttpTimeouts({ keepAliveTimeout: o.keepAliveTimeout, requestTimeout: o.requestTimeout, connectionTimeout: o.connectionTimeout, maxRequestsPerSocket: o.maxRequestsPerSocket ?? undefined });
+    return server as unknown as ReturnType<FastifyServerFactory>;
+  };
 }

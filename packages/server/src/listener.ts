@@ -48,7 +48,10 @@ export class MeshServer extends net.Server {
   private readonly identitySubscription: { dispose(): void } | undefined;
 
   constructor(handler: Handler, readonly options: MeshServerOptions = {}) {
-    super();
+    // The inner http/https servers never accept a socket themselves, so Nagle's algorithm must
+    // be turned off here (node:http does it for its own): else a response written in two steps
+    // waits ~40 ms for the peer's delayed ACK.
+    super({ noDelay: true });
     this.ownsInbound = !options.inbound;
     this.inbound = options.inbound ?? createInbound(options);
     const inbound = this.inbound;
@@ -99,6 +102,22 @@ export class MeshServer extends net.Server {
     this.identitySubscription?.dispose();
     if (this.ownsInbound) this.inbound.close();
     return this;
+  }
+
+  /**
+   * Timeouts of the servers behind the port (they are not the `net.Server` the framework sees):
+   * `keepAliveTimeout`, `requestTimeout`, `headersTimeout`, `maxRequestsPerSocket`, and
+   * `connectionTimeout` (socket idle timeout). Fastify's server factory passes its own here.
+   */
+  setHttpTimeouts(t: { keepAliveTimeout?: number | undefined; requestTimeout?: number | undefined; headersTimeout?: number | undefined; maxRequestsPerSocket?: number | null | undefined; connectionTimeout?: number | undefined }): void {
+    for (const srv of [this.plain, this.secure]) {
+      if (!srv) continue;
+      if (t.keepAliveTimeout !== undefined) srv.keepAliveTimeout = t.keepAliveTimeout;
+      if (t.requestTimeout !== undefined) srv.requestTimeout = t.requestTimeout;
+      if (t.headersTimeout !== undefined) srv.headersTimeout = t.headersTimeout;
+      if (t.maxRequestsPerSocket !== undefined) srv.maxRequestsPerSocket = t.maxRequestsPerSocket;
+      if (t.connectionTimeout !== undefined && t.connectionTimeout > 0) srv.setTimeout(t.connectionTimeout);
+    }
   }
 
   /** Closes every connection, busy or not. */

@@ -188,6 +188,13 @@ function principalMatcher(value: string): StrPred {
  */
 function namespaceMatcher(value: string): StrPred {
   const pattern = `*/ns/${value}/*`;
+  if (!value.includes('*')) {
+    // The common case without a regex or a string per request: `/ns/<value>/` inside
+    // `spiffe://<p>` is inside <p>, or starts at the second slash of `spiffe://`.
+    const seg = `/ns/${value}/`;
+    const head = seg.slice(1);
+    return (p) => peer(p) && (p.includes(seg) || p.startsWith(head));
+  }
   return (p) => peer(p) && globMatch(pattern, `spiffe://${p}`);
 }
 

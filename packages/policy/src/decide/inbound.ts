@@ -119,39 +119,75 @@ function firstMatch(policies: readonly CompiledAuthzPolicy[], a: InboundAttribut
 
 /** DENY first, then ALLOW; no enforced ALLOW policy means allow (builder.go: build). */
 export function authorize(policies: readonly CompiledAuthzPolicy[], a: InboundAttributes): Verdict {
-  const deny = firstMatch(policies.filter((p) => p.action === 'DENY'), a);
-  if (deny) return { decision: 'DENY', policy: deny.policy, rule: deny.rule };
-  const allows = policies.filter((p) => p.action === 'ALLOW');
-  if (allows.length === 0) return { decision: 'ALLOW', policy: null, rule: null };
-  const allow = firstMatch(allows, a);
-  return allow ? { decision: 'ALLOW', policy: allow.policy, rule: allow.rule } : { decision: 'DENY', policy: null, rule: null };
+  return authorizeSplit(policies.filter((p) => p.action === 'DENY'), policies.filter((p) => p.action === 'ALLOW'), a);
 }
+
+const ALLOW_DEFAULT: Verdict = Object.freeze({ decision: 'ALLOW', policy: null, rule: null }) as Verdict;
+const DENY_DEFAULT: Verdict = Object.freeze({ decision: 'DENY', policy: null, rule: null }) as Verdict;
+
+function authorizeSplit(denies: readonly CompiledAuthzPolicy[], allows: readonly CompiledAuthzPolicy[], a: InboundAttributes): Verdict {
+  const deny = firstMatch(denies, a);
+  if (deny) return { decision: 'DENY', policy: deny.policy, rule: deny.rule };
+  if (allows.length === 0) return ALLOW_DEFAULT;
+  const allow = firstMatch(allows, a);
+  return allow ? { decision: 'ALLOW', policy: allow.policy, rule: allow.rule } : DENY_DEFAULT;
+}
+
+/** A workload's policies grouped by what the decision does with them; built once per snapshot. */
+interface PolicyGroups {
+  custom: CompiledAuthzPolicy[];
+  enforced: CompiledAuthzPolicy[];
+  deny: CompiledAuthzPolicy[];
+  allow: CompiledAuthzPolicy[];
+  audit: CompiledAuthzPolicy[];
+  dryRun: CompiledAuthzPolicy[];
+}
+
+const groupsBySecurity = new WeakMap<readonly CompiledAuthzPolicy[], PolicyGroups>();
+
+function groupsOf(all: readonly CompiledAuthzPolicy[]): PolicyGroups {
+  let g = groupsBySecurity.get(all);
+  if (!g) {
+    const enforced = all.filter((p) => !p.dryRun);
+    g = {
+      custom: enforced.filter((p) => p.action === 'CUSTOM'),
+      enforced,
+      deny: enforced.filter((p) => p.action === 'DENY'),
+      allow: enforced.filter((p) => p.action === 'ALLOW'),
+      audit: enforced.filter((p) => p.action === 'AUDIT'),
+      dryRun: all.filter((p) => p.dryRun && (p.action === 'ALLOW' || p.action === 'DENY')),
+    };
+    groupsBySecurity.set(all, g);
+  }
+  return g;
+}
+
+const NONE: CompiledAuthzPolicy[] = [];
 
 /** Decides an inbound request. */
 export function decideInbound(snap: Snapshot, req: InboundRequest): InboundDecision {
   const mtls = mtlsModeForPort(snap.inbound.peerAuthentication, req.port);
   const { attrs, requestPrincipal, notes } = inboundAttributes(snap, req);
-  const all = snap.inbound.authorization;
-  const custom = all.filter((p) => p.action === 'CUSTOM' && !p.dryRun);
+  // The grouping depends on the snapshot only: done once, not per request.
+  const g = groupsOf(snap.inbound.authorization);
+  const custom = g.custom;
   const base = { mtls, jwtRules: snap.inbound.jwtRules, requestPrincipal, path: attrs.path, custom, notes };
   const isTls = req.principal !== undefined;
   if ((mtls === 'STRICT' && !isTls) || (mtls === 'DISABLE' && isTls)) {
     notes.push(mtls === 'STRICT' ? 'plaintext connection to a STRICT port: closed before any HTTP exchange' : 'mTLS connection to a DISABLE port: the handshake fails');
-    return { ...base, connection: 'rejected', decision: 'DENY', policy: null, rule: null, dryRun: [], audit: [] };
+    return { ...base, connection: 'rejected', decision: 'DENY', policy: null, rule: null, dryRun: NONE, audit: NONE };
   }
-  const enforced = all.filter((p) => !p.dryRun);
+  const audit = g.audit.length > 0 ? g.audit.filter((p) => p.rules.some((r) => r(attrs))) : NONE;
   // Meshwork has no ext_authz extension providers, so every CUSTOM policy is in the state
   // Istio handles as an unusable provider: requests matching its rules are denied
   // (builder.go: getBadCustomDenyRules, "deny-due-to-bad-CUSTOM-action").
   const customHit = custom.length > 0 ? firstMatch(custom, attrs) : null;
   if (customHit) {
     notes.push(`CUSTOM authorization ${customHit.policy.id} (provider ${customHit.policy.provider ?? 'unset'}) matched: Meshwork has no extension providers, so the request is denied, as Istio denies it for an unusable provider`);
-    const audit = enforced.filter((p) => p.action === 'AUDIT' && p.rules.some((r) => r(attrs)));
-    return { ...base, connection: 'accepted', decision: 'DENY', policy: customHit.policy, rule: customHit.rule, dryRun: [], audit };
+    return { ...base, connection: 'accepted', decision: 'DENY', policy: customHit.policy, rule: customHit.rule, dryRun: NONE, audit };
   }
   if (custom.length > 0) notes.push(`CUSTOM authorization (${custom.map((p) => p.id).join(', ')}) applies but none of its rules matched: DENY and ALLOW policies decide`);
-  const verdict = authorize(enforced, attrs);
-  const dryRun = all.filter((p) => p.dryRun && (p.action === 'ALLOW' || p.action === 'DENY') && authorize([...enforced, { ...p, dryRun: false }], attrs).decision !== verdict.decision);
-  const audit = enforced.filter((p) => p.action === 'AUDIT' && p.rules.some((r) => r(attrs)));
-  return { ...base, connection: 'accepted', ...verdict, dryRun, audit };
+  const verdict = authorizeSplit(g.deny, g.allow, attrs);
+  const dryRun = g.dryRun.length > 0 ? g.dryRun.filter((p) => authorize([...g.enforced, { ...p, dryRun: false }], attrs).decision !== verdict.decision) : NONE;
+  return { ...base, connection: 'accepted', decision: verdict.decision, policy: verdict.policy, rule: verdict.rule, dryRun, audit };
 }
