@@ -57,6 +57,7 @@ export type InboundVerdict =
   | { action: 'close'; context: MeshworkContext; reason: string };
 
 const RBAC_DENIED = 'RBAC: access denied';
+const NO_NAMES: readonly string[] = Object.freeze([]);
 
 /** `::ffff:127.0.0.1` → `127.0.0.1` (authorization's ipBlocks are written for IPv4). */
 function plainIp(ip: string | undefined): string | undefined {
@@ -155,10 +156,10 @@ export class Inbound {
       requestPrincipal,
       claims,
       decision: d?.decision ?? 'DENY',
-      policy: d?.policy ? `${d.policy.namespace}/${d.policy.name}` : null,
+      policy: d?.policy ? d.policy.id : null,
       rule: d?.rule ?? null,
-      audit: d ? d.audit.map((p) => `${p.namespace}/${p.name}`) : [],
-      dryRun: d ? d.dryRun.map((p) => `${p.namespace}/${p.name}`) : [],
+      audit: d && d.audit.length > 0 ? d.audit.map((p) => p.id) : NO_NAMES,
+      dryRun: d && d.dryRun.length > 0 ? d.dryRun.map((p) => p.id) : NO_NAMES,
     };
     setMeshwork(req, ctx);
     return ctx;
