@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions, PeerCertificate } from 'node:tls';
-import { checkServerIdentity } from 'node:tls';
+import { checkServerIdentity, createSecureContext } from 'node:tls';
 import { clientTlsOptions, type IdentitySource } from '@meshwork/identity';
 import type { MeshConfig, UpstreamTls } from '@meshwork/policy';
 import { Code, MeshError } from './errors.js';
@@ -18,6 +18,15 @@ function readPem(path: string, field: string): string {
   } catch (e) {
     throw new MeshError(`DestinationRule tls.${field}: cannot read ${path}: ${(e as Error).message}; fix the path or the file's permissions`, { code: Code.FailedPrecondition, reason: 'tls_file', flag: 'UF', cause: e });
   }
+}
+
+/**
+ * One secure context for all of a pool's connections: given key/cert/ca, tls.connect parses the
+ * PEMs and builds a new context for every connection (a visible cost in new-connection profiles).
+ */
+function withSecureContext(o: ConnectionOptions): ConnectionOptions {
+  const { key, cert, ca, minVersion, secureContext: _ignored, ...rest } = o;
+  return { ...rest, secureContext: createSecureContext({ key, cert, ca, minVersion }) };
 }
 
 /** Does one of the certificate's SANs (DNS, URI, IP) equal one of `names`? */
@@ -39,7 +48,7 @@ export function connectOptions(tls: UpstreamTls, identity: IdentitySource | unde
       if (!identity) {
         throw new MeshError(`mTLS to ${host} needs a workload certificate: give the Mesh an identity (option identity), or set the DestinationRule's tls.mode to DISABLE`, { code: Code.FailedPrecondition, reason: 'no_identity', flag: 'UF' });
       }
-      return clientTlsOptions(identity.current(), { allowedIds: tls.allowedIds, servername: tls.sni, trustDomainAliases: mesh });
+      return withSecureContext(clientTlsOptions(identity.current(), { allowedIds: tls.allowedIds, servername: tls.sni, trustDomainAliases: mesh }));
     }
     case 'simple':
     case 'mutual': {
@@ -66,7 +75,7 @@ export function connectOptions(tls: UpstreamTls, identity: IdentitySource | unde
       } else {
         opts.checkServerIdentity = (_h, cert) => checkServerIdentity(servername, cert);
       }
-      return opts;
+      return withSecureContext(opts);
     }
   }
 }
