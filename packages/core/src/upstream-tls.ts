@@ -25,8 +25,8 @@ function readPem(path: string, field: string): string {
  * PEMs and builds a new context for every connection (a visible cost in new-connection profiles).
  */
 function withSecureContext(o: ConnectionOptions): ConnectionOptions {
-  const { key, cert, ca, minVersion, secureContext: _ignored, ...rest } = o;
-  return { ...rest, secureContext: createSecureContext({ key, cert, ca, minVersion }) };
+  const { key, cert, ca, minVersion, ciphers, secureContext: _ignored, ...rest } = o;
+  return { ...rest, secureContext: createSecureContext({ key, cert, ca, minVersion, ...(ciphers ? { ciphers } : {}) }) };
 }
 
 /** Does one of the certificate's SANs (DNS, URI, IP) equal one of `names`? */

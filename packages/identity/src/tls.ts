@@ -2,7 +2,7 @@
  * node:tls / node:https options for mesh mTLS, the peer's SPIFFE ID, and secure naming (the
  * client accepts a server only if its SPIFFE ID is one the destination runs as, reference §12).
  */
-import type { PeerCertificate, SecureContextOptions, TLSSocket, TlsOptions, ConnectionOptions, Server as TlsServer } from 'node:tls';
+import { DEFAULT_CIPHERS, type PeerCertificate, type SecureContextOptions, type TLSSocket, type TlsOptions, type ConnectionOptions, type Server as TlsServer } from 'node:tls';
 import { MESH_ALPN } from './defaults.js';
 import { IdentityError } from './errors.js';
 import { uriSans } from './pem.js';
@@ -38,9 +38,18 @@ export interface ClientTlsOptions {
   alpnProtocols?: readonly string[];
 }
 
+/**
+ * TLS 1.3 suites in Envoy's (BoringSSL's) order, AES-128-GCM first, as between two sidecars;
+ * OpenSSL's default puts AES-256-GCM first, which costs more per record for the same security
+ * level the mesh asks for.
+ */
+export const MESH_TLS13_CIPHERSUITES = 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256';
+// Node takes TLS 1.3 suites in the `ciphers` string; Node's TLS 1.2 defaults follow unchanged.
+const MESH_CIPHERS = [MESH_TLS13_CIPHERSUITES, ...DEFAULT_CIPHERS.split(':').filter((c) => !c.startsWith('TLS_'))].join(':');
+
 /** The key, certificate chain and roots of a material, as `tls.createSecureContext` options. */
 export function secureContextOptions(m: IdentityMaterial): SecureContextOptions {
-  return { key: m.keyPem, cert: m.certChainPem, ca: [...m.rootsPem], minVersion: 'TLSv1.2' };
+  return { key: m.keyPem, cert: m.certChainPem, ca: [...m.rootsPem], minVersion: 'TLSv1.2', ciphers: MESH_CIPHERS };
 }
 
 /**
