@@ -9,13 +9,14 @@
 // of each nginx, client RSS. Each (API, path) runs in a fresh Node process; rounds are repeated
 // and medians printed, then the ratios the issue sets targets for.
 // Run: pnpm --filter @meshwork/bench run fetch [-- --quick] [--rounds N] [--duration S] [--warmup S]
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { meshYaml } from './fetch-mesh.mjs';
 import { cpuTicks, freePorts, get, makeCerts, nginxConfigs, startNginx, stopAll, upstreamCounts, which } from './fetch-nginx.mjs';
+import { runJsonChild } from './child.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const median = (xs) => {
@@ -89,29 +90,8 @@ for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]]) 
 }
 
 function runClient(cfg, timeoutMs) {
-  return new Promise((resolve) => {
-    // --expose-gc: the client collects garbage only around its memory readings, never while timed.
-    const child = spawn(process.execPath, ['--expose-gc', join(here, 'fetch-client.mjs'), JSON.stringify(cfg)], {
-      cwd: here, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    state.child = child;
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (c) => { out += c; });
-    child.stderr.setEncoding('utf8').on('data', (c) => { err += c; });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      state.child = undefined;
-      const line = out.trim().split('\n').pop();
-      try {
-        resolve(JSON.parse(line));
-      } catch {
-        const why = signal === 'SIGKILL' ? `timed out after ${timeoutMs / 1000} s` : `exited ${code ?? signal}`;
-        resolve({ status: 'failed', error: `client ${why}: ${err.trim().split('\n').slice(-3).join(' | ')}` });
-      }
-    });
-  });
+  // --expose-gc: the client collects garbage only around its memory readings, never while timed.
+  return runJsonChild(process.execPath, ['--expose-gc', join(here, 'fetch-client.mjs'), JSON.stringify(cfg)], { cwd: here, state, timeoutMs });
 }
 
 /** A tool's version banner (nginx prints it on stderr). */

@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { freePorts, get, makeCerts, startNginx, stopAll, which } from './fetch-nginx.mjs';
 import { mtlsTerminatorConfig, pairConfigs } from './security-nginx.mjs';
 import { CLIENT_ID, SERVER_ID, TRUST_DOMAIN, loadIdentity } from './security-config.mjs';
+import { runJsonChild } from './child.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const median = (xs) => {
@@ -143,26 +144,7 @@ async function stopServer(s) {
 }
 
 function runClient(cfg, timeoutMs) {
-  return new Promise((resolve) => {
-    const child = spawn(...pinned(0, [join(here, 'security-client.mjs'), JSON.stringify(cfg)]), { cwd: here, stdio: ['ignore', 'pipe', 'pipe'] });
-    state.child = child;
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (c) => { out += c; });
-    child.stderr.setEncoding('utf8').on('data', (c) => { err += c; });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      state.child = undefined;
-      const line = out.trim().split('\n').pop();
-      try {
-        resolve(JSON.parse(line));
-      } catch {
-        const why = signal === 'SIGKILL' ? `timed out after ${timeoutMs / 1000} s` : `exited ${code ?? signal}`;
-        resolve({ status: 'failed', error: `client ${why}: ${err.trim().split('\n').slice(-3).join(' | ')}` });
-      }
-    });
-  });
+  return runJsonChild(...pinned(0, [join(here, 'security-client.mjs'), JSON.stringify(cfg)]), { cwd: here, state, timeoutMs });
 }
 
 function runAuthz(quick) {

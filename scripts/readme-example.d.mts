@@ -1,0 +1,1 @@
+export declare function runReadmeExample(packageDir: URL | string): Promise<void>;
