@@ -75,6 +75,8 @@ export class Inbound {
     this.ownsMesh = !options.mesh;
     this.mesh = options.mesh ?? new Mesh(options);
     this.jwt = new JwtAuthenticator(options.jwt);
+    // At start-up, not at the first request: the operator hears about CUSTOM when the config loads.
+    this.configChecks(this.mesh.snapshot);
   }
 
   /**
