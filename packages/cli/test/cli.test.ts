@@ -3,11 +3,11 @@
  * corpus, read in place, and fixtures written to a temp folder).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = resolve(here, '../dist/bin.js');
@@ -22,6 +22,7 @@ function run(args: string[], timeout = 20_000) {
 }
 
 const tmp = mkdtempSync(join(tmpdir(), 'meshwork-cli-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 function fixture(name: string, text: string | Buffer): string {
   const f = join(tmp, name);
   writeFileSync(f, text);

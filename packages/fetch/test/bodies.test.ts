@@ -1,12 +1,11 @@
 /** Request bodies and retries: replayable bodies are resent, too-large streams are not (and it is said). */
 import { Readable } from 'node:stream';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { createMeshDispatcher, type RequestInfo } from '../src/index.js';
-import { startServer, workloadEntries, type TestServer } from './servers.js';
+import { startServer, workloadEntries, tempDir, type TestServer } from './servers.js';
 
 let flaky: TestServer;
 const received: number[] = [];
@@ -66,7 +65,7 @@ describe('bodies and retries', () => {
 
 describe('watched config folder', () => {
   it('applies a change written to the folder without a restart', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'meshwork-watch-'));
+    const dir = tempDir('meshwork-watch-');
     writeFileSync(join(dir, 'svc.yaml'), yaml().replace('{attempts: 2, retryOn: 5xx}', '{attempts: 0}'));
     const applied: string[] = [];
     const d = createMeshDispatcher({ configDir: dir, onConfigApplied: (v) => applied.push(v) });

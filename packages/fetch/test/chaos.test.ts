@@ -2,13 +2,12 @@
  * Failure under load, with real servers: an endpoint killed mid-run, config changed
  * mid-run, an endpoint that hangs. Counts, not timings, are asserted.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { createMeshDispatcher, type MeshDispatcher } from '../src/index.js';
-import { named, startServer, workloadEntries, type TestServer } from './servers.js';
+import { named, startServer, workloadEntries, tempDir, type TestServer } from './servers.js';
 
 const open: (TestServer | MeshDispatcher)[] = [];
 afterEach(async () => {
@@ -101,7 +100,7 @@ describe('chaos', () => {
     const a = await named('a');
     const b = await named('b');
     open.push(a, b);
-    const dir = mkdtempSync(join(tmpdir(), 'meshwork-prune-'));
+    const dir = tempDir('meshwork-prune-');
     writeFileSync(join(dir, 'svc.yaml'), yaml('svc', [a.port, b.port]));
     const d = createMeshDispatcher({ configDir: dir, watch: false });
     open.push(d);

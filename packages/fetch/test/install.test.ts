@@ -1,11 +1,10 @@
 /** installMesh: Node's built-in fetch and the undici package both go through the mesh. */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetch as undiciFetch, request } from 'undici';
 import { installMesh } from '../src/index.js';
-import { named, workloadEntries, type TestServer } from './servers.js';
+import { named, workloadEntries, tempDir, type TestServer } from './servers.js';
 
 let v1: TestServer;
 let v2: TestServer;
@@ -57,7 +56,7 @@ describe('installMesh', () => {
   });
 
   it('a config change applies atomically between requests; a bad change is rejected and the last good config serves', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'meshwork-config-'));
+    const dir = tempDir('meshwork-config-');
     writeFileSync(join(dir, 'web.yaml'), config('v1'));
     const rejected: string[] = [];
     const mesh = installMesh({ workload: { namespace: 'shop', labels: {} }, configDir: dir, watch: false, onConfigRejected: (ds) => rejected.push(...ds.map((d) => `${d.line}:${d.message}`)) });

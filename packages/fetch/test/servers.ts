@@ -1,6 +1,10 @@
 /** Real node:http servers on 127.0.0.1, port 0, for the data-plane tests. */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { onTestFinished } from 'vitest';
 
 export interface TestServer {
   port: number;
@@ -39,4 +43,11 @@ spec:
   ports: {http: ${e.port}}
   labels: ${JSON.stringify({ app: service, ...e.labels })}
 `).join('---\n');
+}
+
+/** A temporary folder removed when the current test finishes (call it inside a test). */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }
