@@ -200,6 +200,28 @@ async function makeSender() {
   const identity = await clientIdentity();
   const material = identity.current();
   const tlsOpts = clientTlsOptions(material, { allowedIds: [SERVER_ID] });
+  if (cfg.mode === 'pool' && cfg.simple) {
+    // Part 1's bare mTLS row: the same client API as the bare plaintext row (undici.request
+    // through an Agent), so "bare mTLS / bare" is Node's TLS cost and nothing else.
+    const { Agent } = await loadUndici();
+    const agent = new Agent({ connect: tlsOpts });
+    const url = `https://127.0.0.1:${cfg.port}/`;
+    return {
+      async send() {
+        const { statusCode, body } = await request(url, { dispatcher: agent });
+        await readText(body);
+        return statusCode;
+      },
+      async probe() {
+        const { statusCode, body } = await request(`${url}whoami`, { dispatcher: agent });
+        return { status: statusCode, seen: await body.json() };
+      },
+      async close() {
+        await agent.close();
+        await identity.close();
+      },
+    };
+  }
   if (cfg.mode === 'pool') {
     // Keep-alive, one connection per concurrent request (no limit, as the mesh's pools).
     const pool = new Pool(`https://127.0.0.1:${cfg.port}`, { connections: null, connect: tlsOpts });

@@ -206,7 +206,7 @@ function rows(ctx) {
     { id: 'b', part: 1, label: '(b) plaintext meshed: -> MeshServer', server: { kind: 'mesh' }, client: { mode: 'mesh' }, check: plain },
     { id: 'c', part: 1, label: '(c) mTLS meshed: -> MeshServer', server: { kind: 'mesh' }, client: { mode: 'mesh', identity: true }, check: mtls },
     {
-      id: 'tls', part: 1, label: 'bare mTLS: undici Pool -> node:https', server: { kind: 'https' }, client: { mode: 'pool', identity: true, simple: true },
+      id: 'tls', part: 1, label: 'bare mTLS: undici.request -> node:https', server: { kind: 'https' }, client: { mode: 'pool', identity: true, simple: true },
       check: (p) => (isJson(p) && p.seen.mtls === true ? null : `expected TLS, the server saw ${JSON.stringify(p.seen)}`),
     },
     {
@@ -446,7 +446,8 @@ async function main() {
     log();
     log('== 1. Meshed calls with connection reuse: undici.request through the mesh dispatcher (auto-mTLS) ==');
     log('server: a trivial handler ("ok\\n"); MeshServer = createMeshServer, PERMISSIVE, pipeline on, no policies; "bare mTLS" = node:https');
-    log('with serverTlsOptions and an undici Pool with clientTlsOptions (the same certificates, no mesh on either side);');
+    log('with serverTlsOptions and undici.request through an Agent with clientTlsOptions (the same certificates and client API as');
+    log('the bare row, no mesh on either side);');
     log('the nginx pair row is fetch.mjs\'s sidecar pair (TLS 1.3, RSA 2048 between the proxies) before the same node:http server');
     const ids = ['bare', 'a', 'b', 'c', 'tls', 'pair'];
     for (const c of opts.concurrencies) printTable('part 1', ids, c);
@@ -467,6 +468,7 @@ async function main() {
       { what: `context: all-in CPU/request c=${hi}, nginx pair - bare`, ids: ['pair', 'bare'], c: hi, f: cpuDiff('totalCpu'), unit: ' us', digits: 1 },
       { what: `context: all-in CPU/request c=${hi}, (c) mTLS meshed - bare`, ids: ['c', 'bare'], c: hi, f: cpuDiff('totalCpu'), unit: ' us', digits: 1 },
       { what: `context: throughput c=${hi}, (c) / nginx pair`, ids: ['c', 'pair'], c: hi, f: thr, unit: 'x', digits: 2 },
+      { what: `context: throughput c=${hi}, bare mTLS / bare (Node's TLS alone, same client API)`, ids: ['tls', 'bare'], c: hi, f: thr, unit: 'x', digits: 2 },
     ]);
     log('  reference (issue #4, this machine type): two nginx proxies with mTLS cost 88 us of proxy CPU per request (68 us plaintext)');
   }
