@@ -134,9 +134,12 @@ export function peerSpiffeId(socket: TLSSocket): string | undefined {
   if (!socket || socket.encrypted !== true || socket.authorized !== true) return undefined;
   const cached = peerIds.get(socket);
   if (cached !== undefined) return cached ?? undefined;
-  // getPeerCertificate, not getPeerX509Certificate: on a client socket Node (20, 24) hands the
-  // peer certificate out only once through the latter, after which both return nothing.
-  const id = firstSpiffe(socket.getPeerCertificate(false)?.subjectaltname);
+  // On a client socket Node (20, 24) hands the peer certificate out only once through
+  // getPeerX509Certificate, after which both getters return nothing: use getPeerCertificate
+  // there. A socket accepted by a tls.Server (it carries `server`) answers
+  // getPeerX509Certificate every time, about 8x faster (3.6 vs 29 us), once per connection.
+  const serverSide = (socket as TLSSocket & { server?: unknown }).server !== undefined;
+  const id = firstSpiffe(serverSide ? socket.getPeerX509Certificate()?.subjectAltName : socket.getPeerCertificate(false)?.subjectaltname);
   peerIds.set(socket, id ?? null);
   return id;
 }
