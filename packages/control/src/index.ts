@@ -1,0 +1,5 @@
+export * from './store/types.js';
+export { StoreError, type StoreErrorInit, type StoreErrorReason } from './store/errors.js';
+export { hashToken, resourceKeyString } from './store/keys.js';
+export { openSqliteStore, SQLITE_FILE, type SqliteStoreOptions } from './store/sqlite-store.js';
+export { SCHEMA_VERSION } from './store/sqlite-schema.js';
