@@ -1,0 +1,169 @@
+/**
+ * The control API v1 over node:http. `controlHandler` is the request listener (so HTTPS or
+ * another server can mount it); `createControlServer` wraps it in an http.Server that the
+ * caller listens on.
+ */
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import type { ControlStore, ResourceKey } from '../store/types.js';
+import { adminTokenDigest, authenticate, authorize, type Action } from './auth.js';
+import { ApiError, readBody, sendError, sendJson } from './http.js';
+import { applyFormat, applyResources, deleteResource, getResource, listResources, storeErrorToApi, type JsonReply } from './resources.js';
+
+export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+export interface ControlServerOptions {
+  store: ControlStore;
+  /** Bearer token for writes (and, until join tokens arrive, reads). At least 16 characters. */
+  adminToken: string;
+  /** Largest request body accepted (default 4 MiB); larger ones get 413. */
+  maxBodyBytes?: number | undefined;
+}
+
+interface RouteContext {
+  req: IncomingMessage;
+  query: URLSearchParams;
+  params: string[];
+  store: ControlStore;
+  maxBodyBytes: number;
+}
+
+interface RouteMethod {
+  /** What authorization must allow, from the path parameters and query. */
+  action: (ctx: RouteContext) => Action;
+  run: (ctx: RouteContext) => Promise<JsonReply>;
+}
+
+export interface Route {
+  /** OpenAPI path template, e.g. `/v1/resources/{kind}/{namespace}/{name}`. */
+  path: string;
+  pattern: RegExp;
+  methods: Record<string, RouteMethod>;
+}
+
+const SEGMENT = '([^/]+)';
+
+function keyFrom(params: string[]): ResourceKey {
+  const [kind, namespace, name] = params as [string, string, string];
+  return { kind, namespace, name };
+}
+
+/** Every route the API serves; the OpenAPI document lists exactly these (a test checks it). */
+export const ROUTES: readonly Route[] = [
+  {
+    path: '/v1/resources:apply',
+    pattern: /^\/v1\/resources:apply$/,
+    methods: {
+      POST: {
+        action: () => ({ verb: 'write' }),
+        run: async (ctx) => {
+          const format = applyFormat(ctx.req);
+          const body = await readBody(ctx.req, ctx.maxBodyBytes);
+          return applyResources(ctx.store, body, format, ctx.query);
+        },
+      },
+    },
+  },
+  {
+    path: '/v1/resources',
+    pattern: /^\/v1\/resources$/,
+    methods: {
+      GET: {
+        action: (ctx) => ({ verb: 'read', namespace: ctx.query.get('namespace') || undefined }),
+        run: (ctx) => listResources(ctx.store, ctx.query),
+      },
+    },
+  },
+  {
+    path: '/v1/resources/{kind}/{namespace}/{name}',
+    pattern: new RegExp(`^/v1/resources/${SEGMENT}/${SEGMENT}/${SEGMENT}$`),
+    methods: {
+      GET: {
+        action: (ctx) => ({ verb: 'read', namespace: ctx.params[1] }),
+        run: (ctx) => getResource(ctx.store, keyFrom(ctx.params)),
+      },
+      DELETE: {
+        action: (ctx) => ({ verb: 'write', namespace: ctx.params[1] }),
+        run: (ctx) => deleteResource(ctx.store, keyFrom(ctx.params), ctx.query),
+      },
+    },
+  },
+];
+
+function validateOptions(o: ControlServerOptions): void {
+  if (!o || typeof o.store !== 'object' || o.store === null) throw new TypeError('controlHandler: options.store is required (e.g. await openSqliteStore({ dataDir }))');
+  if (typeof o.adminToken !== 'string' || o.adminToken.length < 16) throw new TypeError('controlHandler: options.adminToken must be a string of at least 16 characters');
+  if (o.maxBodyBytes !== undefined && (!Number.isInteger(o.maxBodyBytes) || o.maxBodyBytes < 1)) throw new TypeError('controlHandler: options.maxBodyBytes must be a positive integer');
+}
+
+function decodeParams(match: RegExpExecArray): string[] {
+  return match.slice(1).map((p) => {
+    try {
+      return decodeURIComponent(p!);
+    } catch {
+      throw new ApiError(400, 'bad_request', 'the path holds an invalid percent-encoding');
+    }
+  });
+}
+
+/** The request listener of the control API. Never throws into node:http. */
+export function controlHandler(options: ControlServerOptions): RequestListener {
+  validateOptions(options);
+  const { store } = options;
+  const adminDigest = adminTokenDigest(options.adminToken);
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://control.invalid');
+    } catch {
+      throw new ApiError(400, 'bad_request', 'the request target is not a valid URL');
+    }
+    let route: Route | undefined;
+    let match: RegExpExecArray | null = null;
+    for (const r of ROUTES) {
+      match = r.pattern.exec(url.pathname);
+      if (match) {
+        route = r;
+        break;
+      }
+    }
+    if (!route || !match) throw new ApiError(404, 'not_found', `no such endpoint: ${url.pathname.slice(0, 200)}`);
+    const method = route.methods[req.method ?? ''];
+    if (!method) {
+      const allow = Object.keys(route.methods).join(', ');
+      throw new ApiError(405, 'method_not_allowed', `${route.path} accepts ${allow}`, { allow: Object.keys(route.methods) }, { allow });
+    }
+    const ctx: RouteContext = { req, query: url.searchParams, params: decodeParams(match), store, maxBodyBytes };
+    const principal = authenticate(req, adminDigest);
+    authorize(principal, method.action(ctx));
+    const reply = await method.run(ctx);
+    sendJson(res, reply.status, reply.body);
+  };
+
+  return (req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      // A request whose body was not read (413, 401 on a write...) does not keep its
+      // connection: closing it is cheaper than reading the rest.
+      try {
+        if (!req.complete) res.shouldKeepAlive = false;
+        const api = e instanceof ApiError ? e : storeErrorToApi(e);
+        if (api) {
+          sendError(res, api);
+        } else {
+          sendJson(res, 500, { error: 'internal', message: 'internal error' });
+        }
+      } catch {
+        res.destroy();
+      }
+    });
+  };
+}
+
+/** An http.Server serving the control API; the caller calls `listen`. */
+export function createControlServer(options: ControlServerOptions): Server {
+  const server = createServer(controlHandler(options));
+  server.requestTimeout = 60_000;
+  server.headersTimeout = 30_000;
+  return server;
+}
