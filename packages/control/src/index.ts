@@ -6,3 +6,5 @@ export { SCHEMA_VERSION } from './store/sqlite-schema.js';
 export { createControlServer, controlHandler, ROUTES, DEFAULT_MAX_BODY_BYTES, type ControlServerOptions, type Route } from './api/server.js';
 export { ApiError } from './api/http.js';
 export type { Principal, Action } from './api/auth.js';
+export { workloadEntries, workloadEntryOf, isHealthy, DEFAULT_HEARTBEAT_TTL_MS, AUTO_REGISTRATION_GROUP_ANNOTATION, type HealthOptions } from './registry-view.js';
+export { autoRegisteredName } from './api/workloads.js';

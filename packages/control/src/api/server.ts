@@ -8,6 +8,8 @@ import type { ControlStore, ResourceKey } from '../store/types.js';
 import { adminTokenDigest, authenticate, authorize, type Action } from './auth.js';
 import { ApiError, readBody, sendError, sendJson } from './http.js';
 import { applyFormat, applyResources, deleteResource, getResource, listResources, storeErrorToApi, type JsonReply } from './resources.js';
+import { DEFAULT_HEARTBEAT_TTL_MS } from '../registry-view.js';
+import { deregisterWorkload, heartbeatWorkload, listWorkloadsReply, namespaceOfId, registerWorkload, requireJson, type WorkloadApiOptions } from './workloads.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
 
@@ -17,6 +19,10 @@ export interface ControlServerOptions {
   adminToken: string;
   /** Largest request body accepted (default 4 MiB); larger ones get 413. */
   maxBodyBytes?: number | undefined;
+  /** A workload is unhealthy (out of endpoint sets) this long after its last heartbeat; default 30 s. */
+  heartbeatTtlMs?: number | undefined;
+  /** The clock, in milliseconds since the epoch (tests inject one); default `Date.now`. */
+  now?: (() => number) | undefined;
 }
 
 interface RouteContext {
@@ -25,6 +31,7 @@ interface RouteContext {
   params: string[];
   store: ControlStore;
   maxBodyBytes: number;
+  workloads: WorkloadApiOptions;
 }
 
 interface RouteMethod {
@@ -87,12 +94,60 @@ export const ROUTES: readonly Route[] = [
       },
     },
   },
+  {
+    path: '/v1/workloads:register',
+    pattern: /^\/v1\/workloads:register$/,
+    methods: {
+      POST: {
+        // The namespace comes from the body (the group's); join-token scope is checked in
+        // registerWorkload once the body is read.
+        action: () => ({ verb: 'write' }),
+        run: async (ctx) => {
+          requireJson(ctx.req);
+          const body = await readBody(ctx.req, ctx.maxBodyBytes);
+          return registerWorkload(ctx.store, body, ctx.workloads);
+        },
+      },
+    },
+  },
+  {
+    path: '/v1/workloads',
+    pattern: /^\/v1\/workloads$/,
+    methods: {
+      GET: {
+        action: (ctx) => ({ verb: 'read', namespace: ctx.query.get('namespace') || undefined }),
+        run: (ctx) => listWorkloadsReply(ctx.store, ctx.query, ctx.workloads),
+      },
+    },
+  },
+  {
+    path: '/v1/workloads/{id}:heartbeat',
+    pattern: new RegExp(`^/v1/workloads/${SEGMENT}:heartbeat$`),
+    methods: {
+      POST: {
+        action: (ctx) => ({ verb: 'write', namespace: namespaceOfId(ctx.params[0]!) }),
+        run: (ctx) => heartbeatWorkload(ctx.store, ctx.params[0]!, ctx.workloads),
+      },
+    },
+  },
+  {
+    path: '/v1/workloads/{id}',
+    pattern: new RegExp(`^/v1/workloads/${SEGMENT}$`),
+    methods: {
+      DELETE: {
+        action: (ctx) => ({ verb: 'write', namespace: namespaceOfId(ctx.params[0]!) }),
+        run: (ctx) => deregisterWorkload(ctx.store, ctx.params[0]!),
+      },
+    },
+  },
 ];
 
 function validateOptions(o: ControlServerOptions): void {
   if (!o || typeof o.store !== 'object' || o.store === null) throw new TypeError('controlHandler: options.store is required (e.g. await openSqliteStore({ dataDir }))');
   if (typeof o.adminToken !== 'string' || o.adminToken.length < 16) throw new TypeError('controlHandler: options.adminToken must be a string of at least 16 characters');
   if (o.maxBodyBytes !== undefined && (!Number.isInteger(o.maxBodyBytes) || o.maxBodyBytes < 1)) throw new TypeError('controlHandler: options.maxBodyBytes must be a positive integer');
+  if (o.heartbeatTtlMs !== undefined && (!Number.isInteger(o.heartbeatTtlMs) || o.heartbeatTtlMs < 1)) throw new TypeError('controlHandler: options.heartbeatTtlMs must be a positive integer (milliseconds)');
+  if (o.now !== undefined && typeof o.now !== 'function') throw new TypeError('controlHandler: options.now must be a function returning milliseconds since the epoch');
 }
 
 function decodeParams(match: RegExpExecArray): string[] {
@@ -111,6 +166,7 @@ export function controlHandler(options: ControlServerOptions): RequestListener {
   const { store } = options;
   const adminDigest = adminTokenDigest(options.adminToken);
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const workloads: WorkloadApiOptions = { heartbeatTtlMs: options.heartbeatTtlMs ?? DEFAULT_HEARTBEAT_TTL_MS, now: options.now ?? Date.now };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     let url: URL;
@@ -134,7 +190,7 @@ export function controlHandler(options: ControlServerOptions): RequestListener {
       const allow = Object.keys(route.methods).join(', ');
       throw new ApiError(405, 'method_not_allowed', `${route.path} accepts ${allow}`, { allow: Object.keys(route.methods) }, { allow });
     }
-    const ctx: RouteContext = { req, query: url.searchParams, params: decodeParams(match), store, maxBodyBytes };
+    const ctx: RouteContext = { req, query: url.searchParams, params: decodeParams(match), store, maxBodyBytes, workloads };
     const principal = authenticate(req, adminDigest);
     authorize(principal, method.action(ctx));
     const reply = await method.run(ctx);

@@ -382,6 +382,11 @@ function normaliseWorkload(w: WorkloadInput): WorkloadInput {
     locality: str(w.locality ?? '', 'locality', true),
   };
   if (w.group !== undefined) out.group = str(w.group, 'group');
+  if (w.network !== undefined && w.network !== '') out.network = str(w.network, 'network');
+  if (w.weight !== undefined) {
+    if (!Number.isInteger(w.weight) || w.weight < 1) throw new StoreError("a workload's weight is a positive integer", { reason: 'invalid' });
+    out.weight = w.weight;
+  }
   return out;
 }
 

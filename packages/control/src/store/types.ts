@@ -77,6 +77,10 @@ export interface WorkloadInput {
   locality: string;
   /** The WorkloadGroup it registered against. */
   group?: string | undefined;
+  /** WorkloadEntry `network` (from the WorkloadGroup template). */
+  network?: string | undefined;
+  /** WorkloadEntry `weight` (from the WorkloadGroup template); absent means 1. */
+  weight?: number | undefined;
 }
 
 export interface Workload extends WorkloadInput {
