@@ -5,6 +5,8 @@ export { openSqliteStore, SQLITE_FILE, type SqliteStoreOptions } from './store/s
 export { SCHEMA_VERSION } from './store/sqlite-schema.js';
 export { createControlServer, controlHandler, ROUTES, DEFAULT_MAX_BODY_BYTES, type ControlServerOptions, type Route } from './api/server.js';
 export { ApiError } from './api/http.js';
-export type { Principal, Action } from './api/auth.js';
+export type { Principal, JoinPrincipal, Action } from './api/auth.js';
+export { JOIN_TOKEN_PREFIX } from './api/auth.js';
+export { DEFAULT_TOKEN_TTL_SECONDS, MAX_TOKEN_TTL_SECONDS } from './api/tokens.js';
 export { workloadEntries, workloadEntryOf, isHealthy, DEFAULT_HEARTBEAT_TTL_MS, AUTO_REGISTRATION_GROUP_ANNOTATION, type HealthOptions } from './registry-view.js';
 export { autoRegisteredName } from './api/workloads.js';

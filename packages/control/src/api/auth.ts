@@ -1,16 +1,29 @@
 /**
- * Who is calling and what they may do. Today there is one principal, the admin (bearer
- * admin token), allowed everything. Join tokens (scoped to a namespace and service account,
- * with expiry, stored hashed) plug in at `authenticate` (look the sha256 up in the store)
- * and `authorize` (403 `forbidden` outside the token's scope).
+ * Who is calling and what they may do. Two principals: the admin (bearer admin token),
+ * allowed everything, and a join token (scoped to a namespace and service account, with
+ * expiry, stored only as its sha256): it may read in its own namespace, register workloads
+ * into its own namespace's WorkloadGroups with its own service account (checked in
+ * registerWorkload) and heartbeat/deregister workloads of its namespace; nothing else (403).
+ * No token ever appears in an error message or a log line.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { hashToken } from '../store/keys.js';
+import type { ControlStore } from '../store/types.js';
 import { ApiError } from './http.js';
 
-export type Principal = { kind: 'admin' };
+export type JoinPrincipal = { kind: 'join'; namespace: string; serviceAccount: string };
+export type Principal = { kind: 'admin' } | JoinPrincipal;
 
-export type Action = { verb: 'read' | 'write'; namespace?: string | undefined };
+/**
+ * What a request does: `read` resources or workloads (in `namespace`; undefined = all
+ * namespaces), `write` resources, `admin` (tokens), `register` a workload (scope checked
+ * once the body is read), `workload` (heartbeat/deregister a workload of `namespace`).
+ */
+export type Action = { verb: 'read' | 'write' | 'admin' | 'register' | 'workload'; namespace?: string | undefined };
+
+/** The prefix of every join token, so a leaked one is recognisable (secret scanners). */
+export const JOIN_TOKEN_PREFIX = 'mwj_';
 
 const UNAUTHENTICATED_HEADERS = { 'www-authenticate': 'Bearer realm="meshwork"' };
 
@@ -35,22 +48,46 @@ export function bearerToken(req: IncomingMessage): string | undefined {
   return m?.[1];
 }
 
-export function authenticate(req: IncomingMessage, adminDigest: Buffer): Principal {
+export async function authenticate(req: IncomingMessage, adminDigest: Buffer, store: ControlStore, nowMs: number): Promise<Principal> {
   const token = bearerToken(req);
   if (token === undefined) {
     throw new ApiError(401, 'unauthenticated', 'this endpoint needs Authorization: Bearer <token>', {}, UNAUTHENTICATED_HEADERS);
   }
   if (tokenMatches(token, adminDigest)) return { kind: 'admin' };
-  // Join tokens: hashToken(token) → store.findToken → { kind: 'join', namespace, serviceAccount }.
+  if (token.startsWith(JOIN_TOKEN_PREFIX)) {
+    const record = await store.findToken(hashToken(token));
+    if (record) {
+      if (nowMs >= record.expiresAtMs) {
+        throw new ApiError(401, 'unauthenticated', 'the join token has expired; create a new one (meshwork token create)', { reason: 'expired' }, UNAUTHENTICATED_HEADERS);
+      }
+      return { kind: 'join', namespace: record.namespace, serviceAccount: record.serviceAccount };
+    }
+  }
   throw new ApiError(401, 'unauthenticated', 'the bearer token is not valid', {}, UNAUTHENTICATED_HEADERS);
 }
 
+export function forbidden(p: JoinPrincipal, what: string): ApiError {
+  return new ApiError(403, 'forbidden', `a join token scoped to namespace "${p.namespace}", service account "${p.serviceAccount}" may not ${what}`, {
+    scope: { namespace: p.namespace, serviceAccount: p.serviceAccount },
+  });
+}
+
 /** Throws 403 `forbidden` when the principal may not perform the action. */
-export function authorize(principal: Principal, _action: Action): void {
-  switch (principal.kind) {
-    case 'admin':
+export function authorize(principal: Principal, action: Action): void {
+  if (principal.kind === 'admin') return;
+  const own = action.namespace === principal.namespace;
+  switch (action.verb) {
+    case 'read':
+      if (!own) throw forbidden(principal, action.namespace === undefined ? 'read across namespaces (add ?namespace=' + principal.namespace + ')' : `read in namespace "${action.namespace}"`);
       return;
-    // case 'join': read only, in its own namespace → otherwise
-    //   throw new ApiError(403, 'forbidden', `a join token for ${ns} may not ${verb} ...`);
+    case 'register':
+      return; // checked by registerWorkload against the WorkloadGroup
+    case 'workload':
+      if (!own) throw forbidden(principal, `change workloads outside its namespace`);
+      return;
+    case 'write':
+      throw forbidden(principal, 'apply or delete resources');
+    case 'admin':
+      throw forbidden(principal, 'create or revoke tokens');
   }
 }

@@ -5,7 +5,8 @@
  */
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { ControlStore, ResourceKey } from '../store/types.js';
-import { adminTokenDigest, authenticate, authorize, type Action } from './auth.js';
+import { adminTokenDigest, authenticate, authorize, type Action, type Principal } from './auth.js';
+import { createToken, revokeToken } from './tokens.js';
 import { ApiError, readBody, sendError, sendJson } from './http.js';
 import { applyFormat, applyResources, deleteResource, getResource, listResources, storeErrorToApi, type JsonReply } from './resources.js';
 import { DEFAULT_HEARTBEAT_TTL_MS } from '../registry-view.js';
@@ -15,7 +16,7 @@ export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
 
 export interface ControlServerOptions {
   store: ControlStore;
-  /** Bearer token for writes (and, until join tokens arrive, reads). At least 16 characters. */
+  /** Bearer token of the administrator (everything, including join tokens). At least 16 characters. */
   adminToken: string;
   /** Largest request body accepted (default 4 MiB); larger ones get 413. */
   maxBodyBytes?: number | undefined;
@@ -32,6 +33,8 @@ interface RouteContext {
   store: ControlStore;
   maxBodyBytes: number;
   workloads: WorkloadApiOptions;
+  /** Set once the request is authenticated (before `run`). */
+  principal: Principal;
 }
 
 interface RouteMethod {
@@ -101,11 +104,11 @@ export const ROUTES: readonly Route[] = [
       POST: {
         // The namespace comes from the body (the group's); join-token scope is checked in
         // registerWorkload once the body is read.
-        action: () => ({ verb: 'write' }),
+        action: () => ({ verb: 'register' }),
         run: async (ctx) => {
           requireJson(ctx.req);
           const body = await readBody(ctx.req, ctx.maxBodyBytes);
-          return registerWorkload(ctx.store, body, ctx.workloads);
+          return registerWorkload(ctx.store, body, ctx.workloads, ctx.principal);
         },
       },
     },
@@ -125,7 +128,7 @@ export const ROUTES: readonly Route[] = [
     pattern: new RegExp(`^/v1/workloads/${SEGMENT}:heartbeat$`),
     methods: {
       POST: {
-        action: (ctx) => ({ verb: 'write', namespace: namespaceOfId(ctx.params[0]!) }),
+        action: (ctx) => ({ verb: 'workload', namespace: namespaceOfId(ctx.params[0]!) }),
         run: (ctx) => heartbeatWorkload(ctx.store, ctx.params[0]!, ctx.workloads),
       },
     },
@@ -135,8 +138,32 @@ export const ROUTES: readonly Route[] = [
     pattern: new RegExp(`^/v1/workloads/${SEGMENT}$`),
     methods: {
       DELETE: {
-        action: (ctx) => ({ verb: 'write', namespace: namespaceOfId(ctx.params[0]!) }),
+        action: (ctx) => ({ verb: 'workload', namespace: namespaceOfId(ctx.params[0]!) }),
         run: (ctx) => deregisterWorkload(ctx.store, ctx.params[0]!),
+      },
+    },
+  },
+  {
+    path: '/v1/tokens',
+    pattern: /^\/v1\/tokens$/,
+    methods: {
+      POST: {
+        action: () => ({ verb: 'admin' }),
+        run: async (ctx) => {
+          requireJson(ctx.req);
+          const body = await readBody(ctx.req, ctx.maxBodyBytes);
+          return createToken(ctx.store, body, ctx.workloads.now());
+        },
+      },
+    },
+  },
+  {
+    path: '/v1/tokens/{hash}',
+    pattern: new RegExp(`^/v1/tokens/${SEGMENT}$`),
+    methods: {
+      DELETE: {
+        action: () => ({ verb: 'admin' }),
+        run: (ctx) => revokeToken(ctx.store, ctx.params[0]!),
       },
     },
   },
@@ -190,8 +217,9 @@ export function controlHandler(options: ControlServerOptions): RequestListener {
       const allow = Object.keys(route.methods).join(', ');
       throw new ApiError(405, 'method_not_allowed', `${route.path} accepts ${allow}`, { allow: Object.keys(route.methods) }, { allow });
     }
-    const ctx: RouteContext = { req, query: url.searchParams, params: decodeParams(match), store, maxBodyBytes, workloads };
-    const principal = authenticate(req, adminDigest);
+    const params = decodeParams(match);
+    const principal = await authenticate(req, adminDigest, store, workloads.now());
+    const ctx: RouteContext = { req, query: url.searchParams, params, store, maxBodyBytes, workloads, principal };
     authorize(principal, method.action(ctx));
     const reply = await method.run(ctx);
     sendJson(res, reply.status, reply.body);

@@ -6,6 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import { isHealthy } from '../registry-view.js';
 import type { ControlStore, Workload, WorkloadInput } from '../store/types.js';
+import { forbidden, type Principal } from './auth.js';
 import { ApiError, mediaType } from './http.js';
 import type { JsonReply } from './resources.js';
 
@@ -109,10 +110,16 @@ export function autoRegisteredName(groupName: string, address: string, network?:
  * then the registration's labels (later wins); the registration's locality overrides the
  * template's; the namespace is the group's.
  */
+/** The service account of a WorkloadGroup's template (Istio: `default` when unset). */
+export function templateServiceAccount(groupSpec: Obj): string {
+  const template = isObj(groupSpec.template) ? groupSpec.template : {};
+  return typeof template.serviceAccount === 'string' && template.serviceAccount !== '' ? template.serviceAccount : 'default';
+}
+
 export function workloadFromGroup(groupSpec: Obj, r: RegisterRequest): WorkloadInput {
   const template = isObj(groupSpec.template) ? groupSpec.template : {};
   const meta = isObj(groupSpec.metadata) ? groupSpec.metadata : {};
-  const templateSa = typeof template.serviceAccount === 'string' && template.serviceAccount !== '' ? template.serviceAccount : 'default';
+  const templateSa = templateServiceAccount(groupSpec);
   if (r.serviceAccount !== undefined && r.serviceAccount !== templateSa) {
     throw bad(`serviceAccount "${r.serviceAccount}" differs from the service account of WorkloadGroup ${r.namespace}/${r.groupName} ("${templateSa}"); a workload cannot claim another identity`, {
       group: `${r.namespace}/${r.groupName}`,
@@ -163,17 +170,26 @@ async function findWorkload(store: ControlStore, id: string): Promise<Workload |
   return (await store.listWorkloads()).find((w) => w.id === id);
 }
 
-export async function registerWorkload(store: ControlStore, body: Buffer, o: WorkloadApiOptions): Promise<JsonReply> {
+export async function registerWorkload(store: ControlStore, body: Buffer, o: WorkloadApiOptions, principal: Principal = { kind: 'admin' }): Promise<JsonReply> {
   const r = parseRegister(body);
+  // A join token registers only into a WorkloadGroup of its own namespace (checked before
+  // the lookup, so other namespaces' groups do not even show whether they exist).
+  if (principal.kind === 'join' && r.namespace !== principal.namespace) {
+    throw forbidden(principal, `register into WorkloadGroup ${r.namespace}/${r.groupName} (namespace "${r.namespace}")`);
+  }
   const group = await store.get({ kind: 'WorkloadGroup', namespace: r.namespace, name: r.groupName });
   if (!group) {
     throw new ApiError(404, 'not_found', `WorkloadGroup ${r.namespace}/${r.groupName} does not exist; apply it through /v1/resources:apply before registering against it`, {
       resource: `WorkloadGroup/${r.namespace}/${r.groupName}`,
     });
   }
-  const input = workloadFromGroup(isObj(group.spec) ? group.spec : {}, r);
-  // Join tokens: a join token may register only in its own namespace and with its own
-  // service account (input.namespace / input.serviceAccount) → otherwise 403 `forbidden`.
+  const spec = isObj(group.spec) ? group.spec : {};
+  // ... and only with its own service account: the group's template decides the identity.
+  if (principal.kind === 'join') {
+    const sa = templateServiceAccount(spec);
+    if (sa !== principal.serviceAccount) throw forbidden(principal, `register into WorkloadGroup ${r.namespace}/${r.groupName}, whose service account is "${sa}"`);
+  }
+  const input = workloadFromGroup(spec, r);
   await store.upsertWorkload(input, o.now());
   const stored = await findWorkload(store, input.id);
   if (!stored) throw notFound(input.id); // deregistered meanwhile
