@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { networkInterfaces } from 'node:os';
-import { findQueryParam, type ClusterPolicy } from '@meshwork/policy';
+import { findCookie, findQueryParam, type ClusterPolicy } from '@meshwork/policy';
 
 export interface HashKeyResult {
   key: string | undefined;
@@ -28,13 +28,10 @@ function localSourceIp(): string {
   return sourceIp;
 }
 
-function cookieValue(cookieHeader: string | undefined, name: string): string | undefined {
-  if (!cookieHeader) return undefined;
-  for (const part of cookieHeader.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
+/** A lower-cased header's value, repeated values joined with ',' (the policy lower-cases names at compile time). */
+function header(headers: Readonly<Record<string, string | string[]>>, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v.join(',') : v;
 }
 
 const NO_KEY: HashKeyResult = Object.freeze({ key: undefined });
@@ -43,13 +40,9 @@ const NO_KEY: HashKeyResult = Object.freeze({ key: undefined });
 export function hashKeyFor(lb: ClusterPolicy['loadBalancer'], headers: Readonly<Record<string, string | string[]>>, target: string): HashKeyResult {
   if (lb.kind !== 'consistentHash') return NO_KEY;
   const k = lb.key;
-  const header = (name: string) => {
-    const v = headers[name.toLowerCase()];
-    return Array.isArray(v) ? v.join(',') : v;
-  };
-  if (k.httpHeaderName) return { key: header(k.httpHeaderName) };
+  if (k.httpHeaderName) return { key: header(headers, k.httpHeaderName) };
   if (k.httpCookie) {
-    const existing = cookieValue(header('cookie'), k.httpCookie.name);
+    const existing = findCookie(header(headers, 'cookie'), k.httpCookie.name);
     if (existing !== undefined) return { key: existing };
     if (k.httpCookie.ttlMs === undefined) return { key: undefined };
     // Envoy generates the cookie when a ttl is set; ttl 0 makes it a session cookie.

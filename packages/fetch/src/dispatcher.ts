@@ -9,7 +9,10 @@ import { Agent, Dispatcher, Pool } from './undici-parts.js';
 
 type DispatchOptions = UndiciDispatcher.DispatchOptions;
 type DispatchHandler = UndiciDispatcher.DispatchHandler;
-import { LOCAL_REPLY, avoidPreviousHosts, isGrpcRequest, localReply, pickWeighted, type HeaderOps, type OutboundDecision, type RouteDestination, type UpstreamTls } from '@meshwork/policy';
+import {
+  LOCAL_REPLY, applyHeaderOps, avoidPreviousHosts, destinationLocalReply, effectiveTimeoutMs, isGrpcRequest, localReply, pickWeighted, responseHeaderOps, routeLocalReply,
+  sampleFault, sampleMirrors, upstreamAuthority, upstreamRequestHeaders, type HeaderMap, type HeaderOps, type OutboundDecision, type UpstreamTls,
+} from '@meshwork/policy';
 import {
   backoffMs, Code, compileRetry, connectOptions, failureReply, hashKeyFor, localReplyError, outcomeOfError, Mesh, MeshError, remainingBudget,
   type AttemptOutcome, type Cluster, type CompiledRetry, type EndpointState, type MeshOptions, type ResponseFlag,
@@ -38,7 +41,6 @@ export interface RequestInfo {
   retriesDisabled?: 'body-over-replay-limit' | undefined;
 }
 
-type Headers = Record<string, string | string[]>;
 
 /**
  * Normalises undici's header forms (object, flat array, iterable of pairs) to lower-case
@@ -56,7 +58,6 @@ function normalizeHeaders(h: DispatchOptions['headers']): Record<string, string>
     const prev = out[key];
     out[key] = prev === undefined ? val : `${prev},${val}`;
   };
-  if (!h) return out;
   if (Array.isArray(h)) {
     for (let i = 0; i + 1 < h.length; i += 2) add(String(h[i]), h[i + 1]);
   } else if (typeof (h as Iterable<unknown>)[Symbol.iterator] === 'function' && Object.getPrototypeOf(h) !== Object.prototype && Object.getPrototypeOf(h) !== null) {
@@ -66,16 +67,6 @@ function normalizeHeaders(h: DispatchOptions['headers']): Record<string, string>
     for (const k in o) add(k, o[k]);
   }
   return out;
-}
-
-function applyOps(headers: Headers, side: HeaderOps['request'] | undefined): void {
-  if (!side) return;
-  for (const name of side.remove) delete headers[name];
-  for (const [k, v] of side.set) headers[k] = v;
-  for (const [k, v] of side.add) {
-    const prev = headers[k];
-    headers[k] = prev === undefined ? v : ([] as string[]).concat(prev, v);
-  }
 }
 
 /** Body of a request that a retry (or a mirror) can send again, or a one-shot stream. */
@@ -281,7 +272,7 @@ class MeshRequest implements Controller {
   private tried: Set<EndpointState> | undefined;
   private avoidPrevious = true;
   private hashKey: string | undefined;
-  responseOps: (HeaderOps['response'] | undefined)[] | null = null;
+  responseOps: HeaderOps['response'][] | null = null;
   private retriesDisabled: RequestInfo['retriesDisabled'];
 
   constructor(readonly d: MeshDispatcher, readonly opts: DispatchOptions, readonly user: Handler) {
@@ -295,8 +286,8 @@ class MeshRequest implements Controller {
    * (v1) handlers, which Node's built-in fetch gets, reads it instead of serialising the
    * parsed headers again (a measured ~10 us per fetch() request).
    */
-  rawHeaders: Controller["rawHeaders"] = null;
-  rawTrailers: Controller["rawTrailers"] = null;
+  rawHeaders: Controller['rawHeaders'] = null;
+  rawTrailers: Controller['rawTrailers'] = null;
 
   get aborted(): boolean {
     return this.abortedReason !== null;
@@ -338,59 +329,36 @@ class MeshRequest implements Controller {
     const decision = this.d.mesh.decide({ method: this.opts.method, scheme, authority, port, target, headers: this.headers });
     this.decision = decision;
     this.host = decision.host;
-    switch (decision.action) {
-      case 'passthrough':
-        return this.passthrough();
-      case 'blocked':
-        return this.local(502, '', []);
-      case 'noRoute':
-        return this.local(404, '', ['NR']);
-      case 'directResponse':
-        return this.local(decision.directResponse!.status, decision.directResponse!.body ?? '', [], responseOps(decision));
-      case 'redirect':
-        return this.local(decision.redirect!.status, '', [], { location: decision.redirect!.location });
-      case 'route':
-        break;
-    }
+    if (decision.action === 'passthrough') return this.passthrough();
+    const reply = routeLocalReply(decision);
+    if (reply) return this.local(reply.status, reply.body, reply.flags, reply.headers);
     // Fault injection happens before the router: aborted requests are never retried, and a
     // delay does not count against the route timeout.
-    const fault = decision.fault;
-    const random = this.d.mesh.random;
-    if (fault?.delay && random() * 100 < fault.delay.percent) {
+    const fault = sampleFault(decision.fault, this.d.mesh.random);
+    if (fault.delayMs !== null) {
       this.flags.push('DI');
       setTimeout(() => {
-        if (!this.aborted && !this.finished) this.afterDelay(authority, target);
-      }, fault.delay.ms);
+        if (!this.aborted && !this.finished) this.afterDelay(authority, target, fault.abort);
+      }, fault.delayMs);
       return;
     }
-    this.afterDelay(authority, target);
+    this.afterDelay(authority, target, fault.abort);
   }
 
-  private afterDelay(authority: string, target: string): void {
+  private afterDelay(authority: string, target: string, abort: ReturnType<typeof sampleFault>['abort']): void {
     const decision = this.decision!;
-    const fault = decision.fault;
-    if (fault?.abort && this.d.mesh.random() * 100 < fault.abort.percent) {
-      return this.local(fault.abort.httpStatus ?? 503, LOCAL_REPLY.faultAbort, ['FI'], undefined, fault.abort.grpcStatus);
-    }
+    if (abort) return this.local(abort.httpStatus ?? 503, LOCAL_REPLY.faultAbort, ['FI'], undefined, abort.grpcStatus);
     const dests = decision.destinations;
     const dest = dests.length === 1 ? dests[0]! : dests[pickWeighted(dests, this.d.mesh.random())]!;
-    if (dest.missing) return this.local(503, '', ['NC']);
+    const missing = destinationLocalReply(dest);
+    if (missing) return this.local(missing.status, missing.body, missing.flags);
     const cluster = this.d.mesh.cluster(dest);
     this.cluster = cluster;
     this.retry = decision.retries ? compileRetry(decision.retries) : null;
 
-    // Request headers: rule ops, then destination ops; rewrite; Host.
-    const ruleOps = decision.headers?.request;
-    const destOps = dest.headers?.request;
-    let headers: Record<string, string | string[]> = this.headers;
-    if (hasOps(ruleOps) || hasOps(destOps)) {
-      headers = { ...this.headers };
-      applyOps(headers, ruleOps);
-      applyOps(headers, destOps);
-    }
+    const headers = upstreamRequestHeaders(this.headers, decision, dest);
     this.path = decision.rewrite?.path ?? target;
-    const hostOut = decision.rewrite?.authority ?? decision.headers?.authority ?? dest.headers?.authority ?? authority;
-    const arr: string[] = ['host', hostOut];
+    const arr: string[] = ['host', upstreamAuthority(decision, dest, authority)];
     for (const k in headers) {
       // The mesh writes these itself (Envoy overwrites what the caller sent).
       if (k === 'host' || k === 'x-envoy-attempt-count' || k === 'x-envoy-expected-rq-timeout-ms') continue;
@@ -401,18 +369,14 @@ class MeshRequest implements Controller {
     // The last pair is the attempt count: the first attempt sends this array as it is.
     arr.push('x-envoy-attempt-count', '1');
     this.upstreamHeaders = arr;
-    const resRule = decision.headers?.response;
-    const resDest = dest.headers?.response;
-    if (hasOps(resRule) || hasOps(resDest)) this.responseOps = [resRule, resDest];
+    this.responseOps = responseHeaderOps(decision, dest);
     this.avoidPrevious = avoidPreviousHosts(decision.retries?.retryIgnorePreviousHosts, dests.length === 1, cluster.policy.loadBalancer.kind === 'consistentHash');
     const hash = hashKeyFor(cluster.policy.loadBalancer, headers, this.path);
     this.hashKey = hash.key;
     if (hash.setCookie) (this.responseOps ??= []).push({ set: [], add: [['set-cookie', hash.setCookie]], remove: [] });
 
     // The route timeout covers every attempt and backoff; a propagated deadline caps it.
-    const budget = remainingBudget();
-    const timeout = decision.timeoutMs ?? budget ?? null;
-    const effective = timeout !== null && budget !== undefined ? Math.min(timeout, budget) : timeout;
+    const effective = effectiveTimeoutMs(decision.timeoutMs, remainingBudget());
     if (effective !== null) {
       this.routeTimer = setTimeout(routeTimeout, effective, this);
       // As Envoy does when a route timeout applies, tell the upstream its budget.
@@ -518,7 +482,7 @@ class MeshRequest implements Controller {
     if (!this.responseOps) this.rawHeaders = attempt.ctrl?.rawHeaders ?? null;
     if (this.responseOps) {
       out = { ...out };
-      for (const ops of this.responseOps) applyOps(out, ops);
+      for (const ops of this.responseOps) applyHeaderOps(out, ops);
     }
     this.user.onResponseStart?.(this, status, out, statusText);
   }
@@ -531,8 +495,7 @@ class MeshRequest implements Controller {
 
   private mirror(decision: OutboundDecision): void {
     if (decision.mirrors.length === 0 || !this.body.replay) return;
-    for (const m of decision.mirrors) {
-      if (this.d.mesh.random() * 100 >= m.percent) continue;
+    for (const m of sampleMirrors(decision.mirrors, this.d.mesh.random)) {
       // Fire and forget: the mirror never delays or fails the primary request.
       try {
         const svc = this.d.mesh.snapshot.byHostname.get(m.host);
@@ -576,7 +539,7 @@ class MeshRequest implements Controller {
   }
 
   /** Answers locally as Envoy would (or throws a MeshError when configured to). */
-  local(status: number, body: string, flags: ResponseFlag[], extraHeaders?: Record<string, string>, grpcStatus?: string, cause?: unknown): void {
+  local(status: number, body: string, flags: ResponseFlag[], extraHeaders?: HeaderMap, grpcStatus?: string, cause?: unknown): void {
     if (this.finished || this.committed) return;
     this.flags.push(...flags);
     if (this.d.options.throwOnLocalReply && status >= 400) return this.fail(localReplyError(status, body, flags, cause), []);
@@ -741,16 +704,6 @@ function originOf(ep: EndpointState): string {
   let o = endpointOrigins.get(ep);
   if (o === undefined) endpointOrigins.set(ep, (o = `http://${ep.key}`));
   return o;
-}
-
-function hasOps(ops: HeaderOps['request'] | undefined): ops is HeaderOps['request'] {
-  return !!ops && (ops.set.length > 0 || ops.add.length > 0 || ops.remove.length > 0);
-}
-
-function responseOps(decision: OutboundDecision): Record<string, string> | undefined {
-  const ops = decision.headers?.response;
-  if (!ops || (ops.set.length === 0 && ops.add.length === 0)) return undefined;
-  return Object.fromEntries([...ops.set, ...ops.add]);
 }
 
 /** Reads and drops a mirror's response: it is never awaited and never reaches the caller. */

@@ -14,6 +14,7 @@ export * from './compile/security.js';
 export * from './compile/snapshot.js';
 export * from './decide/path.js';
 export * from './decide/outbound.js';
+export * from './decide/route-plan.js';
 export * from './decide/inbound.js';
 export * from './decide/explain.js';
 export * from './validate/types.js';

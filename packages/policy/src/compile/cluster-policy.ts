@@ -66,7 +66,8 @@ export function clusterPolicy(tp: Record<string, any>, service: MeshService | un
       algorithm: maglev ? 'MAGLEV' : 'RING_HASH',
       tableSize: maglev ? positive(ch.maglev?.tableSize, 65537) : positive(ch.ringHash?.minimumRingSize ?? ch.minimumRingSize, 1024),
       key: {
-        httpHeaderName: ch.httpHeaderName,
+        // Lower-cased once here: request header names arrive lower-cased.
+        httpHeaderName: typeof ch.httpHeaderName === 'string' ? ch.httpHeaderName.toLowerCase() : undefined,
         httpCookie: ch.httpCookie ? { name: String(ch.httpCookie.name), path: ch.httpCookie.path, ttlMs: ch.httpCookie.ttl !== undefined ? parseDuration(ch.httpCookie.ttl) : undefined } : undefined,
         useSourceIp: ch.useSourceIp === true ? true : undefined,
         httpQueryParameterName: ch.httpQueryParameterName,

@@ -39,7 +39,7 @@ export function httpToGrpcStatus(httpStatus: number): number {
 
 export interface LocalReply {
   status: number;
-  headers: Record<string, string>;
+  headers: Record<string, string | string[]>;
   body: string;
 }
 
@@ -61,7 +61,7 @@ export function isGrpcRequest(contentType: string | undefined): boolean {
  * Builds a local reply. For gRPC callers: HTTP 200, `grpc-status` (the given gRPC status,
  * else mapped from the HTTP code) and `grpc-message`, empty body.
  */
-export function localReply(httpStatus: number, body: string, opts: { grpc?: boolean; grpcStatus?: number | string; extraHeaders?: Record<string, string> } = {}): LocalReply {
+export function localReply(httpStatus: number, body: string, opts: { grpc?: boolean; grpcStatus?: number | string; extraHeaders?: Record<string, string | string[]> | undefined } = {}): LocalReply {
   if (opts.grpc) {
     const code = typeof opts.grpcStatus === 'string' ? (GRPC_STATUS[opts.grpcStatus] ?? 2) : opts.grpcStatus ?? httpToGrpcStatus(httpStatus);
     return { status: 200, headers: { 'content-type': 'application/grpc', 'grpc-status': String(code), 'grpc-message': grpcPercentEncode(body), ...opts.extraHeaders }, body: '' };

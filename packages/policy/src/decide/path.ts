@@ -100,6 +100,23 @@ export function findQueryParam(query: string, name: string): string | undefined 
   return undefined;
 }
 
+/**
+ * One cookie's value from a Cookie header, as Envoy's Utility::parseCookieValue reads it:
+ * `;`-separated pairs, leading blanks trimmed, surrounding double quotes removed, the first
+ * pair of that name wins; undefined when absent.
+ */
+export function findCookie(header: string | undefined, name: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const s = part.replace(/^[ \t]+/, '');
+    const eq = s.indexOf('=');
+    if (eq < 0 || s.slice(0, eq) !== name) continue;
+    const value = s.slice(eq + 1);
+    return value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value;
+  }
+  return undefined;
+}
+
 function safeDecode(s: string): string {
   try {
     return decodeURIComponent(s);

@@ -10,6 +10,7 @@
  *   (Envoy keeps them in ordered maps), duplicates collapsed.
  * - A parameter or cookie that appears twice yields its first value.
  */
+import { findCookie, findQueryParam } from '@meshwork/policy';
 
 /** A header location: lower-cased name and the value prefix to strip (may be empty). */
 export interface HeaderLocation {
@@ -93,31 +94,15 @@ function decodeComponent(s: string): string {
   }
 }
 
-/** Splits the query of a request target into pairs of (decoded name, raw pair). */
-function queryPairs(target: string): { name: string; value: string; raw: string }[] {
+/** The query pairs of a request target: each pair's decoded name and its raw text. */
+function queryPairs(target: string): { name: string; raw: string }[] {
   const q = target.indexOf('?');
   if (q < 0) return [];
-  const out: { name: string; value: string; raw: string }[] = [];
+  const out: { name: string; raw: string }[] = [];
   for (const raw of target.slice(q + 1).split('&')) {
     if (raw === '') continue;
     const eq = raw.indexOf('=');
-    const name = decodeComponent(eq < 0 ? raw : raw.slice(0, eq));
-    const value = eq < 0 ? '' : decodeComponent(raw.slice(eq + 1));
-    out.push({ name, value, raw });
-  }
-  return out;
-}
-
-/** Splits a Cookie header the way Envoy's Utility::parseCookies does: `;`-separated, leading blanks trimmed, quotes removed. */
-function cookiePairs(header: string): { name: string; value: string }[] {
-  const out: { name: string; value: string }[] = [];
-  for (const part of header.split(';')) {
-    const s = part.replace(/^[ \t]+/, '');
-    const eq = s.indexOf('=');
-    if (eq < 0) continue;
-    let value = s.slice(eq + 1);
-    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
-    out.push({ name: s.slice(0, eq), value });
+    out.push({ name: decodeComponent(eq < 0 ? raw : raw.slice(0, eq)), raw });
   }
   return out;
 }
@@ -125,11 +110,8 @@ function cookiePairs(header: string): { name: string; value: string }[] {
 /** Request headers by lower-case name, as node:http gives them (arrays only for repeated headers it does not join). */
 export type HeaderBag = Readonly<Record<string, string | readonly string[] | undefined>>;
 
-/** One request's headers and target, with the query and cookies parsed at most once, and only when a rule reads them. */
+/** One request's headers and target; the query and the Cookie header are read only when a rule looks there. */
 export class RequestView {
-  private query: Map<string, string> | undefined;
-  private cookies: Map<string, string> | undefined;
-
   constructor(
     private readonly headers: HeaderBag,
     readonly target: string,
@@ -142,20 +124,12 @@ export class RequestView {
   }
 
   param(name: string): string | undefined {
-    if (!this.query) {
-      this.query = new Map();
-      for (const p of queryPairs(this.target)) if (!this.query.has(p.name)) this.query.set(p.name, p.value);
-    }
-    return this.query.get(name);
+    const q = this.target.indexOf('?');
+    return q < 0 ? undefined : findQueryParam(this.target.slice(q + 1), name);
   }
 
   cookie(name: string): string | undefined {
-    if (!this.cookies) {
-      this.cookies = new Map();
-      const header = this.header('cookie');
-      if (header) for (const c of cookiePairs(header)) if (!this.cookies.has(c.name)) this.cookies.set(c.name, c.value);
-    }
-    return this.cookies.get(name);
+    return findCookie(this.header('cookie'), name);
   }
 }
 
