@@ -51,6 +51,15 @@ export interface MeshOptions {
   random?: (() => number) | undefined;
 }
 
+/**
+ * Every option of the Mesh, checked by the compiler against MeshOptions, so that adapters
+ * validating their options (an unknown key is a startup error) never lag behind the Mesh.
+ */
+export const MESH_OPTION_KEYS: Readonly<Record<keyof MeshOptions, true>> = Object.freeze({
+  workload: true, configDir: true, configYaml: true, resources: true, registry: true, meshConfig: true, locality: true,
+  retryBudget: true, watch: true, onConfigRejected: true, onConfigApplied: true, identity: true, now: true, random: true,
+});
+
 function workloadFromEnv(w: Partial<WorkloadIdentity> | undefined): WorkloadIdentity {
   const env = process.env;
   const parsed = parseLabels(env.MESHWORK_LABELS);

@@ -5,7 +5,7 @@
  * identity, pipeline: false })` so that the connection layer and this middleware share one pipeline.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { assertInboundOptions, createInbound, meshworkOf, runInbound, type Inbound, type InboundOptions, type MeshworkContext } from '@meshwork/server';
+import { assertInboundOptions, createInbound, meshworkOf, runPipeline, writeNodeReply, type Inbound, type InboundOptions, type MeshworkContext } from '@meshwork/server';
 
 export { meshworkOf, type MeshworkContext } from '@meshwork/server';
 
@@ -34,6 +34,12 @@ export interface MeshworkMiddleware {
 }
 
 
+/** Puts the result on `req.meshwork` and hands the request to the next middleware. */
+function proceed(res: ServerResponse, next: (err?: unknown) => void): void {
+  (res.req as IncomingMessage & { meshwork?: MeshworkContext }).meshwork = meshworkOf(res.req);
+  next();
+}
+
 /**
  * An Express (or any connect-style) middleware that applies the workload's
  * PeerAuthentication, RequestAuthentication and AuthorizationPolicy.
@@ -44,14 +50,11 @@ export interface MeshworkMiddleware {
  */
 export function meshworkMiddleware(options: MeshworkMiddlewareOptions = {}): MeshworkMiddleware {
   // Validate eagerly: a typo in an option is a startup error, not a silent default.
-  assertInboundOptions(options, 'meshworkMiddleware');
+  assertInboundOptions(options, 'meshworkMiddleware', '@meshwork/express');
   const inbound = options.inbound ?? createInbound(options);
   const owns = !options.inbound;
   const mw = ((req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => {
-    runInbound(inbound, req, res, () => {
-      (req as IncomingMessage & { meshwork?: MeshworkContext }).meshwork = meshworkOf(req);
-      next();
-    });
+    runPipeline(inbound, req, res, next, proceed, writeNodeReply);
   }) as MeshworkMiddleware;
   Object.defineProperty(mw, 'inbound', { value: inbound });
   mw.close = () => {

@@ -5,9 +5,9 @@
  * one-port mTLS/plaintext listener.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { FastifyPluginCallback, FastifyServerFactory } from 'fastify';
+import type { FastifyPluginCallback, FastifyReply, FastifyServerFactory, HookHandlerDoneFunction } from 'fastify';
 import fp from 'fastify-plugin';
-import { assertInboundOptions, createInbound, createMeshServer, type Inbound, type InboundOptions, type InboundVerdict, type MeshServerOptions, type MeshworkContext, withDeadline } from '@meshwork/server';
+import { assertInboundOptions, createInbound, createMeshServer, meshworkOf, runPipeline, type Inbound, type InboundOptions, type MeshServerOptions, type MeshworkContext, type ReplyWriter } from '@meshwork/server';
 
 export { meshworkOf, type MeshworkContext } from '@meshwork/server';
 
@@ -23,42 +23,31 @@ export interface MeshworkPluginOptions extends InboundOptions {
   inbound?: Inbound | undefined;
 }
 
+/** The request goes on to its route with the result on `request.meshwork`. */
+function proceed(reply: FastifyReply, next: HookHandlerDoneFunction): void {
+  reply.request.meshwork = meshworkOf(reply.request.raw) ?? null;
+  next();
+}
+
+/** A local reply (401, 403, 500) goes out through Fastify, so its hooks and logging see it. */
+const writeReply: ReplyWriter<FastifyReply> = (reply, status, headers, body) => {
+  reply.request.meshwork = meshworkOf(reply.request.raw) ?? null;
+  void reply.code(status).headers(headers).send(body);
+};
+
 const plugin: FastifyPluginCallback<MeshworkPluginOptions> = (app, options, done) => {
   // Fastify passes its own registration options (prefix, logLevel, ...) along with ours.
   const { prefix: _p, logLevel: _l, logSerializers: _s, ...own } = options as MeshworkPluginOptions & { prefix?: unknown; logLevel?: unknown; logSerializers?: unknown };
   let inbound: Inbound;
   try {
-    assertInboundOptions(own, 'meshworkPlugin');
+    assertInboundOptions(own, 'meshworkPlugin', '@meshwork/fastify');
     inbound = options.inbound ?? createInbound(own);
   } catch (err) {
     done(err as Error);
     return;
   }
   app.decorateRequest('meshwork', null);
-  app.addHook('onRequest', (request, reply, next) => {
-    const apply = (v: InboundVerdict): void => {
-      inbound.observe(request.raw, v);
-      request.meshwork = v.context;
-      if (v.action === 'continue') {
-        if (v.deadlineMs !== undefined) withDeadline(v.deadlineMs, next);
-        else next();
-      } else if (v.action === 'reply') {
-        void reply.code(v.status).headers(v.headers).send(v.body);
-      } else {
-        // Plaintext on a STRICT port: closed with no HTTP answer, as Envoy's filter chain does.
-        request.raw.socket.destroy();
-      }
-    };
-    let v: InboundVerdict | Promise<InboundVerdict>;
-    try {
-      v = inbound.evaluate(request.raw);
-    } catch (err) {
-      next(err as Error);
-      return;
-    }
-    if (v instanceof Promise) v.then(apply, (err: unknown) => next(err as Error));
-    else apply(v);
-  });
+  app.addHook('onRequest', (request, reply, next) => runPipeline(inbound, request.raw, reply, next, proceed, writeReply));
   if (!options.inbound) app.addHook('onClose', (_app, closed) => {
     inbound.close();
     closed();

@@ -498,9 +498,8 @@ class MeshRequest implements Controller {
     for (const m of sampleMirrors(decision.mirrors, this.d.mesh.random)) {
       // Fire and forget: the mirror never delays or fails the primary request.
       try {
-        const svc = this.d.mesh.snapshot.byHostname.get(m.host);
-        if (!svc) continue;
-        const c = this.d.mesh.cluster({ host: m.host, subset: m.subset, port: m.port, weight: 100, service: svc });
+        if (m.destination.missing) continue;
+        const c = this.d.mesh.cluster(m.destination);
         const ep = c.pick({ random: this.d.mesh.random, now: this.d.mesh.now() });
         if (!ep) continue;
         const entry = this.d.poolFor(c, ep);

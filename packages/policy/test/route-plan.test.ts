@@ -158,3 +158,30 @@ describe('findCookie (Envoy Utility::parseCookieValue), shared by consistent has
     expect(findCookie('a=', 'a')).toBe('');
   });
 });
+
+describe('mirror targets resolve as destinations do', () => {
+  it('a mirror under a wildcard ServiceEntry has its cluster; an unknown one is marked missing and noted', () => {
+    const d = decide(`${svc}---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ext, namespace: default}
+spec: {hosts: ["*.shadow.example"], location: MESH_EXTERNAL, ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web, namespace: default}
+spec:
+  hosts: [web]
+  http:
+  - route: [{destination: {host: web}}]
+    mirrors:
+    - destination: {host: copy.shadow.example}
+    - destination: {host: nowhere.example}
+`, 'http://web/');
+    expect(d.mirrors.map((m) => [m.host, m.destination.service?.hostname ?? null, m.destination.missing ?? null])).toEqual([
+      ['copy.shadow.example', '*.shadow.example', null],
+      ['nowhere.example', null, 'host'],
+    ]);
+    expect(d.notes.join('\n')).toMatch(/mirror nowhere.example names no cluster/);
+  });
+});

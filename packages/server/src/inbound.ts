@@ -8,8 +8,8 @@
  */
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { decideInbound, type InboundDecision, type MtlsMode, mtlsModeForPort, type Snapshot } from '@meshwork/policy';
-import { Mesh, type MeshOptions } from '@meshwork/core';
+import { LOCAL_REPLY, decideInbound, isGrpcRequest, localReply, mtlsModeForPort, refusedConnection, type InboundDecision, type LocalReply, type MtlsMode, type Snapshot } from '@meshwork/policy';
+import { MESH_OPTION_KEYS, Mesh, type MeshOptions } from '@meshwork/core';
 import { peerSpiffeId } from '@meshwork/identity';
 import { setMeshwork, type MeshworkContext } from './context.js';
 import { JwtAuthenticator, type JwtAuthenticatorOptions } from './jwt.js';
@@ -53,11 +53,37 @@ export interface InboundRequestLike {
 
 export type InboundVerdict =
   | { action: 'continue'; context: MeshworkContext; deadlineMs: number | undefined }
-  | { action: 'reply'; status: number; body: string; headers: Record<string, string>; context: MeshworkContext; reason: 'jwt' | 'rbac' }
+  | { action: 'reply'; status: number; body: string; headers: LocalReply['headers']; context: MeshworkContext; reason: 'jwt' | 'rbac' }
   | { action: 'close'; context: MeshworkContext; reason: string };
 
-const RBAC_DENIED = 'RBAC: access denied';
+// Envoy's RBAC denial, built once (and its gRPC form: grpc-status 7, for gRPC callers).
+const RBAC_DENIED = localReply(403, LOCAL_REPLY.rbacDenied);
+const RBAC_DENIED_GRPC = localReply(403, LOCAL_REPLY.rbacDenied, { grpc: true });
 const NO_NAMES: readonly string[] = Object.freeze([]);
+
+/** What the connection says about the peer, read once per request from the socket. */
+interface Peer {
+  port: number;
+  tls: boolean;
+  peerId: string | undefined;
+  principal: string | undefined;
+  sni: string | undefined;
+  mode: MtlsMode;
+}
+
+function peerOf(socket: Socket, snap: Snapshot): Peer {
+  const port = socket.localPort ?? 0;
+  const tls = (socket as TLSSocket).encrypted === true;
+  const peerId = tls ? peerSpiffeId(socket as TLSSocket) : undefined;
+  return {
+    port,
+    tls,
+    peerId,
+    principal: peerId?.slice('spiffe://'.length),
+    sni: tls ? ((socket as TLSSocket).servername || undefined) : undefined,
+    mode: mtlsModeForPort(snap.inbound.peerAuthentication, port),
+  };
+}
 
 /** `::ffff:127.0.0.1` → `127.0.0.1` (authorization's ipBlocks are written for IPv4). */
 function plainIp(ip: string | undefined): string | undefined {
@@ -68,6 +94,7 @@ export class Inbound {
   readonly mesh: Mesh;
   private readonly ownsMesh: boolean;
   private readonly jwt: JwtAuthenticator;
+  private readonly numTrustedProxies: number;
   private checkedSnapshot: Snapshot | undefined;
   private readonly warned = new Set<string>();
 
@@ -75,6 +102,7 @@ export class Inbound {
     this.ownsMesh = !options.mesh;
     this.mesh = options.mesh ?? new Mesh(options);
     this.jwt = new JwtAuthenticator(options.jwt);
+    this.numTrustedProxies = options.numTrustedProxies ?? 1;
     // At start-up, not at the first request: the operator hears about CUSTOM when the config loads.
     this.configChecks(this.mesh.snapshot);
   }
@@ -99,62 +127,61 @@ export class Inbound {
   }
 
   /**
-   * Decides one request. Synchronous when no JWT rule applies (the common case costs no
-   * promise); a Promise when a token must be verified.
+   * Decides one request: PeerAuthentication first (a refused connection never reaches JWT),
+   * then RequestAuthentication, then authorization, all on one snapshot. Synchronous when no
+   * JWT rule applies (the common case costs no promise); a Promise when a token is checked.
    */
   evaluate(req: InboundRequestLike): InboundVerdict | Promise<InboundVerdict> {
     const snap = this.mesh.snapshot;
     if (snap !== this.checkedSnapshot) this.configChecks(snap);
+    const peer = peerOf(req.socket, snap);
+    const refusal = refusedConnection(peer.mode, peer.tls);
+    if (refusal) return { action: 'close', context: this.context(req, peer, undefined, null), reason: refusal };
     const rules = snap.inbound.jwtRules;
-    if (rules.length === 0) return this.authorize(req, undefined, null);
+    if (rules.length === 0) return this.authorize(req, snap, peer, undefined, null);
     const headers = req.headers as Record<string, string>;
-    return this.jwt.authenticate(rules, { method: req.method ?? 'GET', target: req.url ?? '/', headers }).then((outcome) => {
+    return this.jwt.authenticate(rules, { method: req.method ?? 'GET', target: req.url ?? '/', headers, scheme: peer.tls ? 'https' : 'http' }).then((outcome): InboundVerdict => {
       if (outcome.kind === 'invalid') {
-        const context = this.context(req, this.mtlsMode(req.socket.localPort ?? 0), undefined, undefined, null);
-        return { action: 'reply', status: outcome.status, body: outcome.body, headers: outcome.headers, context, reason: 'jwt' } as const;
+        const reply = localReply(outcome.status, outcome.body, { grpc: isGrpcRequest(headers['content-type']), extraHeaders: { 'www-authenticate': outcome.headers['www-authenticate']! } });
+        return { action: 'reply', ...reply, context: this.context(req, peer, undefined, null), reason: 'jwt' };
       }
       // Strip (and, for a verified token, set) the headers RequestAuthentication owns before the
       // app sees them: a client cannot fake outputPayloadToHeader even without a token.
       for (const name of outcome.headers.remove) delete req.headers[name];
       for (const [name, value] of outcome.headers.set) req.headers[name] = value;
-      if (outcome.kind === 'none') return this.authorize(req, undefined, null);
+      if (outcome.kind === 'none') return this.authorize(req, snap, peer, undefined, null);
       if (outcome.target !== req.url) req.url = outcome.target;
-      return this.authorize(req, outcome.claims as Record<string, unknown>, outcome.requestPrincipal);
+      return this.authorize(req, snap, peer, outcome.claims as Record<string, unknown>, outcome.requestPrincipal);
     });
   }
 
-  private authorize(req: InboundRequestLike, claims: Record<string, unknown> | undefined, requestPrincipal: string | null): InboundVerdict {
+  private authorize(req: InboundRequestLike, snap: Snapshot, peer: Peer, claims: Record<string, unknown> | undefined, requestPrincipal: string | null): InboundVerdict {
     const socket = req.socket;
-    const port = socket.localPort ?? 0;
-    const tls = (socket as TLSSocket).encrypted === true;
-    const peerId = tls ? peerSpiffeId(socket as TLSSocket) : undefined;
-    const principal = peerId?.slice('spiffe://'.length);
     const headers = req.headers as Record<string, string>;
-    const decision: InboundDecision = decideInbound(this.mesh.snapshot, {
-      port,
+    const decision: InboundDecision = decideInbound(snap, {
+      port: peer.port,
       // An mTLS connection without a SPIFFE ID still counts as TLS (an empty principal matches no rule).
-      principal: tls ? (principal ?? '') : undefined,
+      principal: peer.tls ? (peer.principal ?? '') : undefined,
       sourceIp: plainIp(socket.remoteAddress),
       destinationIp: plainIp(socket.localAddress),
       method: req.method ?? 'GET',
       target: req.url ?? '/',
       headers,
-      sni: tls ? ((socket as TLSSocket).servername || undefined) : undefined,
+      sni: peer.sni,
       jwtClaims: claims,
-      numTrustedProxies: this.options.numTrustedProxies ?? 1,
+      numTrustedProxies: this.numTrustedProxies,
     });
-    const context = this.context(req, decision.mtls, peerId, claims, requestPrincipal ?? decision.requestPrincipal, decision, tls);
-    if (decision.connection === 'rejected') return { action: 'close', context, reason: decision.notes[decision.notes.length - 1] ?? 'rejected by PeerAuthentication' };
-    if (decision.decision === 'DENY') return { action: 'reply', status: 403, body: RBAC_DENIED, headers: { 'content-type': 'text/plain' }, context, reason: 'rbac' };
+    const context = this.context(req, peer, claims, requestPrincipal ?? decision.requestPrincipal, decision);
+    if (decision.decision === 'DENY') return { action: 'reply', ...(isGrpcRequest(headers['content-type']) ? RBAC_DENIED_GRPC : RBAC_DENIED), context, reason: 'rbac' };
     return { action: 'continue', context, deadlineMs: deadlineOf(headers) };
   }
 
-  private context(req: InboundRequestLike, mtlsMode: MtlsMode, peerId: string | undefined, claims: Record<string, unknown> | undefined, requestPrincipal: string | null, d?: InboundDecision, tls = false): MeshworkContext {
+  private context(req: InboundRequestLike, peer: Peer, claims: Record<string, unknown> | undefined, requestPrincipal: string | null, d?: InboundDecision): MeshworkContext {
     const ctx: MeshworkContext = {
-      peerId,
-      principal: peerId?.slice('spiffe://'.length),
-      mtls: tls,
-      mtlsMode,
+      peerId: peer.peerId,
+      principal: peer.principal,
+      mtls: peer.tls,
+      mtlsMode: peer.mode,
       requestPrincipal,
       claims,
       decision: d?.decision ?? 'DENY',
@@ -201,15 +228,17 @@ function deadlineOf(headers: Record<string, string>): number | undefined {
   return Number.isFinite(ms) && ms > 0 ? ms : undefined;
 }
 
-const OPTION_KEYS = new Set(['inbound', 'mesh', 'numTrustedProxies', 'jwt', 'onDecision', 'identity', 'workload', 'configDir', 'configYaml', 'resources', 'registry', 'meshConfig', 'locality', 'retryBudget', 'watch', 'onConfigRejected', 'onConfigApplied', 'now', 'random']);
+// The pipeline's own options on top of the Mesh's; the compiler keeps this list complete.
+const INBOUND_OWN_KEYS: Readonly<Record<Exclude<keyof InboundOptions, keyof MeshOptions>, true>> = { mesh: true, numTrustedProxies: true, jwt: true, onDecision: true };
+const OPTION_KEYS = new Set(['inbound', ...Object.keys(INBOUND_OWN_KEYS), ...Object.keys(MESH_OPTION_KEYS)]);
 
 /**
  * Checks an adapter's options when it is set up, so a typo is a startup error that names the
- * valid options, not a silently ignored setting.
+ * valid options and the adapter's README, not a silently ignored setting.
  */
-export function assertInboundOptions(options: object, who: string): void {
+export function assertInboundOptions(options: object, who: string, readme: string): void {
   for (const key of Object.keys(options)) {
-    if (!OPTION_KEYS.has(key)) throw new TypeError(`${who}: unknown option "${key}" (options: ${[...OPTION_KEYS].join(', ')}); see the ${who.startsWith('meshworkPlugin') ? '@meshwork/fastify' : '@meshwork/express'} README`);
+    if (!OPTION_KEYS.has(key)) throw new TypeError(`${who}: unknown option "${key}" (options: ${[...OPTION_KEYS].join(', ')}); see the ${readme} README`);
   }
 }
 

@@ -5,7 +5,6 @@
  */
 export { meshworkOf, type MeshworkContext } from './context.js';
 export { Inbound, assertInboundOptions, createInbound, type InboundOptions, type InboundEvent, type InboundRequestLike, type InboundVerdict } from './inbound.js';
-export { runInbound } from './http.js';
-export { withDeadline, remainingBudget } from '@meshwork/core';
-export { MeshServer, createMeshServer, tlsSocketOf, type MeshServerOptions } from './listener.js';
+export { runInbound, runPipeline, writeNodeReply, type ReplyWriter } from './http.js';
+export { MeshServer, createMeshServer, type MeshServerOptions } from './listener.js';
 export { JwtAuthenticator, type JwtAuthenticatorOptions } from './jwt.js';

@@ -16,7 +16,7 @@
  * checks claims and verifies a signature.
  */
 import { Code, MeshError } from '@meshwork/core';
-import { parseDuration, type JwtRuleRef } from '@meshwork/policy';
+import { parseDuration, splitSpaceDelimited, type JwtRuleRef } from '@meshwork/policy';
 import { KeySources, type JwtLogger, type KeySource } from './jwt/keys.js';
 import { compileLocations, extractTokens, removeCookies, removeQueryParams, RequestView, type FoundToken, type HeaderBag, type TokenLocations } from './jwt/locations.js';
 import { httpStatusOf, isSoftFailure, JWT_STATUS_TEXT, type JwtStatusCode } from './jwt/status.js';
@@ -194,20 +194,6 @@ function claimHeaderValue(payload: Record<string, unknown>, path: readonly strin
       return undefined;
   }
   return value === '' || INVALID_HEADER_VALUE.test(value) ? undefined : value;
-}
-
-/** authenticator.cc setPayloadMetadata: space-delimited claims become lists (empty parts dropped). */
-function normalizeClaims(payload: Record<string, unknown>, claims: readonly string[]): Record<string, unknown> {
-  let out = payload;
-  for (const c of claims) {
-    const v = payload[c];
-    if (typeof v !== 'string' || !Object.hasOwn(payload, c)) continue;
-    const parts = v.split(' ').filter((s) => s !== '');
-    if (parts.length === 0) continue;
-    if (out === payload) out = { ...payload };
-    out[c] = parts;
-  }
-  return out;
 }
 
 /** A token-supplied string, quoted and cut short, safe for a log line. */
@@ -404,7 +390,8 @@ export class JwtAuthenticator {
     }
     return {
       kind: 'valid',
-      claims: normalizeClaims(jwt.payload, p.spaceDelimited),
+      // The one splitter of space-delimited claims is policy's (authenticator.cc setPayloadMetadata).
+      claims: splitSpaceDelimited(jwt.payload, p.spaceDelimited),
       issuer: jwt.iss,
       requestPrincipal: `${jwt.iss}/${jwt.sub ?? ''}`,
       rule: p.ref,

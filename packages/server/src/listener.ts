@@ -9,8 +9,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import net, { type Socket } from 'node:net';
-import type { TLSSocket } from 'node:tls';
 import { bindServerIdentity, serverTlsOptions, type IdentitySource } from '@meshwork/identity';
+import { refusedConnection } from '@meshwork/policy';
 import { createInbound, type Inbound, type InboundOptions } from './inbound.js';
 import { runInbound } from './http.js';
 
@@ -55,7 +55,7 @@ export class MeshServer extends net.Server {
     this.ownsInbound = !options.inbound;
     this.inbound = options.inbound ?? createInbound(options);
     const inbound = this.inbound;
-    const app: Handler = options.pipeline === false ? handler : (req, res) => runInbound(inbound, req, res, () => handler(req, res));
+    const app: Handler = options.pipeline === false ? handler : (req, res) => runInbound(inbound, req, res, handler);
     this.plain = http.createServer(options.http ?? {}, app);
     const identity = options.identity;
     if (identity) {
@@ -78,8 +78,7 @@ export class MeshServer extends net.Server {
       socket.pause();
       socket.unshift(chunk);
       const tls = chunk[0] === TLS_HANDSHAKE;
-      const mode = this.inbound.mtlsMode(socket.localPort ?? 0);
-      if ((tls && (mode === 'DISABLE' || !this.secure)) || (!tls && mode === 'STRICT')) {
+      if ((tls && !this.secure) || refusedConnection(this.inbound.mtlsMode(socket.localPort ?? 0), tls)) {
         this.rejectedConnections++;
         socket.destroy();
         return;
@@ -130,12 +129,6 @@ export class MeshServer extends net.Server {
     this.plain.closeIdleConnections();
     this.secure?.closeIdleConnections();
   }
-}
-
-/** The peer's TLS socket, when the request came over mTLS. */
-export function tlsSocketOf(req: http.IncomingMessage): TLSSocket | undefined {
-  const s = req.socket as TLSSocket;
-  return s.encrypted ? s : undefined;
 }
 
 /**

@@ -27,6 +27,7 @@ export interface ExplainOutbound {
 
 export function explainOutboundJson(d: OutboundDecision, destinationRuleIds: (string | null)[] = []): ExplainOutbound {
   const forwarding = d.action === 'route';
+  const mirrors = d.mirrors.map((m) => ({ host: m.host, subset: m.subset, port: m.port, percent: m.percent }));
   return {
     host: d.host,
     virtualService: d.virtualService?.id ?? null,
@@ -45,10 +46,10 @@ export function explainOutboundJson(d: OutboundDecision, destinationRuleIds: (st
             : null,
         }
       : null,
-    mirror: d.mirrors[0] ?? null,
+    mirror: mirrors[0] ?? null,
     redirect: d.redirect,
     directResponse: d.directResponse,
-    mirrors: d.mirrors,
+    mirrors,
     match: d.matchIndex,
     rewrite: d.rewrite,
     destinationRules: destinationRuleIds,

@@ -56,9 +56,10 @@ export function inboundAttributes(snap: Snapshot, req: InboundRequest): { attrs:
   let claims: Record<string, unknown> | undefined;
   if (req.jwtClaims) {
     const iss = req.jwtClaims.iss;
-    const accepted = typeof iss === 'string' && snap.inbound.jwtRules.some((j) => j.rule?.issuer === iss);
-    if (accepted) {
-      claims = splitSpaceDelimited(req.jwtClaims, snap.inbound.spaceDelimitedClaims.get(iss) ?? []);
+    // The per-issuer claim lists are built at compile time for every issuer a rule accepts.
+    const split = typeof iss === 'string' ? snap.inbound.spaceDelimitedClaims.get(iss) : undefined;
+    if (split) {
+      claims = splitSpaceDelimited(req.jwtClaims, split);
       requestPrincipal = `${iss}/${String(req.jwtClaims.sub ?? '')}`;
     } else {
       notes.push(`JWT claims ignored: no RequestAuthentication rule of this workload accepts issuer ${JSON.stringify(iss)}`);
@@ -97,7 +98,7 @@ export function inboundAttributes(snap: Snapshot, req: InboundRequest): { attrs:
  * is a string becomes the list of its space-separated words (authenticator.cc:
  * setPayloadMetadata). Copies only when there is something to split.
  */
-function splitSpaceDelimited(claims: Record<string, unknown>, names: readonly string[]): Record<string, unknown> {
+export function splitSpaceDelimited(claims: Record<string, unknown>, names: readonly string[]): Record<string, unknown> {
   let out: Record<string, unknown> | undefined;
   for (const n of names) {
     const v = claims[n];
@@ -164,6 +165,17 @@ function groupsOf(all: readonly CompiledAuthzPolicy[]): PolicyGroups {
 
 const NONE: CompiledAuthzPolicy[] = [];
 
+/**
+ * Whether PeerAuthentication refuses a connection before any HTTP exchange: plaintext on a
+ * STRICT port, TLS on a DISABLE port. Returns the reason, or null when the connection is taken.
+ * The listener (first byte), the pipeline and `decideInbound` all ask this one function.
+ */
+export function refusedConnection(mode: MtlsMode, tls: boolean): string | null {
+  if (mode === 'STRICT' && !tls) return 'plaintext connection to a STRICT port: closed before any HTTP exchange';
+  if (mode === 'DISABLE' && tls) return 'mTLS connection to a DISABLE port: the handshake fails';
+  return null;
+}
+
 /** Decides an inbound request. */
 export function decideInbound(snap: Snapshot, req: InboundRequest): InboundDecision {
   const mtls = mtlsModeForPort(snap.inbound.peerAuthentication, req.port);
@@ -172,9 +184,9 @@ export function decideInbound(snap: Snapshot, req: InboundRequest): InboundDecis
   const g = groupsOf(snap.inbound.authorization);
   const custom = g.custom;
   const base = { mtls, jwtRules: snap.inbound.jwtRules, requestPrincipal, path: attrs.path, custom, notes };
-  const isTls = req.principal !== undefined;
-  if ((mtls === 'STRICT' && !isTls) || (mtls === 'DISABLE' && isTls)) {
-    notes.push(mtls === 'STRICT' ? 'plaintext connection to a STRICT port: closed before any HTTP exchange' : 'mTLS connection to a DISABLE port: the handshake fails');
+  const refusal = refusedConnection(mtls, req.principal !== undefined);
+  if (refusal) {
+    notes.push(refusal);
     return { ...base, connection: 'rejected', decision: 'DENY', policy: null, rule: null, dryRun: NONE, audit: NONE };
   }
   const audit = g.audit.length > 0 ? g.audit.filter((p) => p.rules.some((r) => r(attrs))) : NONE;

@@ -51,7 +51,8 @@ export interface OutboundDecision {
   timeoutMs: number | null;
   retries: RetryPolicy | null;
   fault: FaultPolicy | null;
-  mirrors: { host: string; subset: string | null; port: number; percent: number }[];
+  /** Mirror targets, each resolved as a destination (`destination.missing` when it names no cluster). */
+  mirrors: { host: string; subset: string | null; port: number; percent: number; destination: RouteDestination }[];
   redirect: { status: number; location: string } | null;
   directResponse: { status: number; body: string | null } | null;
   /** Request path after any rewrite (and the authority to send). */
@@ -240,29 +241,23 @@ interface ResolvedRoute {
  */
 const routeMemo = new WeakMap<object, Map<number, ResolvedRoute>>();
 
-function memoFor(key: object, port: number): { byPort: Map<number, ResolvedRoute>; hit: ResolvedRoute | undefined } {
+function memoized(key: object, port: number, build: () => ResolvedRoute): ResolvedRoute {
   let byPort = routeMemo.get(key);
   if (!byPort) routeMemo.set(key, (byPort = new Map()));
-  return { byPort, hit: byPort.get(port) };
+  let r = byPort.get(port);
+  if (!r) byPort.set(port, (r = build()));
+  return r;
 }
 
 function resolvedRule(snap: Snapshot, rule: CompiledRule, port: number): ResolvedRoute {
-  const byPort = routeMemo.get(rule)?.get(port);
-  if (byPort) return byPort;
-  const m = memoFor(rule, port);
-  const r = resolveRule(snap, rule, port);
-  m.byPort.set(port, r);
-  return r;
+  return memoized(rule, port, () => resolveRule(snap, rule, port));
 }
 
 function resolvedDefault(snap: Snapshot, service: MeshService, port: number): ResolvedRoute {
-  const byPort = routeMemo.get(service)?.get(port);
-  if (byPort) return byPort;
-  const m = memoFor(service, port);
-  const notes: string[] = [];
-  const r: ResolvedRoute = { destinations: [destination(snap, service.hostname, undefined, undefined, port, 100, undefined, notes)], mirrors: [], notes };
-  m.byPort.set(port, r);
-  return r;
+  return memoized(service, port, () => {
+    const notes: string[] = [];
+    return { destinations: [destination(snap, service.hostname, undefined, undefined, port, 100, undefined, notes)], mirrors: [], notes };
+  });
 }
 
 function resolveRule(snap: Snapshot, rule: CompiledRule, port: number): ResolvedRoute {
@@ -276,7 +271,12 @@ function resolveRule(snap: Snapshot, rule: CompiledRule, port: number): Resolved
   dests.forEach((x, i) => {
     if (shares[i]! > 0) destinations.push(destination(snap, x.host, x.subset, x.port, port, shares[i]!, x.headers, notes));
   });
-  const mirrors = rule.mirrors.map((m) => ({ host: m.host, subset: m.subset ?? null, port: m.port ?? port, percent: m.percent }));
+  // Mirrors resolve like destinations (wildcard ServiceEntries included), once per snapshot.
+  const mirrors = rule.mirrors.map((m) => {
+    const dest = destination(snap, m.host, m.subset, m.port, port, 100, undefined, []);
+    if (dest.missing) notes.push(`mirror ${m.host}${m.subset ? ` subset ${m.subset}` : ''} names no cluster: the copies are dropped`);
+    return { host: m.host, subset: dest.subset, port: dest.port, percent: m.percent, destination: dest };
+  });
   return { destinations, mirrors, notes };
 }
 

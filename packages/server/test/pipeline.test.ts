@@ -1,0 +1,72 @@
+/** The pipeline on its own (no one-port listener): order of the checks and the form of its replies. */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createInbound, runInbound } from '../src/index.js';
+
+const servers: http.Server[] = [];
+afterEach(() => {
+  for (const s of servers.splice(0)) {
+    s.closeAllConnections();
+    s.close();
+  }
+});
+
+async function serve(configYaml: string) {
+  const inbound = createInbound({ workload: { namespace: 'foo', labels: { app: 'httpbin' } }, configYaml });
+  const server = http.createServer((req, res) => runInbound(inbound, req, res, (_req, r) => r.end('ok')));
+  servers.push(server);
+  server.on('close', () => inbound.close());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return (server.address() as AddressInfo).port;
+}
+
+function get(port: number, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string } | 'closed'> {
+  return new Promise((resolve) => {
+    http.get({ host: '127.0.0.1', port, path: '/', headers, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c)).on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+    }).on('error', () => resolve('closed'));
+  });
+}
+
+const jwt = `apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: jwt, namespace: foo}
+spec:
+  jwtRules: [{issuer: "https://issuer.test", jwks: '{"keys":[]}'}]
+`;
+
+describe('the inbound pipeline without the one-port listener', () => {
+  it('PeerAuthentication comes first: plaintext with a bad token on a STRICT workload is closed, not answered 401', async () => {
+    const port = await serve(`${jwt}---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: default, namespace: foo}
+spec: {mtls: {mode: STRICT}}
+`);
+    expect(await get(port, { authorization: 'Bearer not.a.jwt' })).toBe('closed');
+  });
+
+  it('a bad token on a PERMISSIVE workload gets Envoy\'s 401; a gRPC caller gets grpc-status 16 instead', async () => {
+    const port = await serve(jwt);
+    const plain = await get(port, { authorization: 'Bearer not-a-jwt' });
+    expect(plain).toMatchObject({ status: 401 });
+    expect((plain as { headers: http.IncomingHttpHeaders }).headers['www-authenticate']).toMatch(/^Bearer realm="http:\/\/.*", error="invalid_token"$/);
+    const grpc = await get(port, { authorization: 'Bearer not-a-jwt', 'content-type': 'application/grpc' });
+    expect(grpc).toMatchObject({ status: 200, body: '' });
+    expect((grpc as { headers: http.IncomingHttpHeaders }).headers['grpc-status']).toBe('16');
+  });
+
+  it('an RBAC denial is Envoy\'s 403 text, or grpc-status 7 (PERMISSION_DENIED) for gRPC callers', async () => {
+    const port = await serve(`apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-all, namespace: foo}
+spec: {action: DENY, rules: [{}]}
+`);
+    expect(await get(port)).toMatchObject({ status: 403, body: 'RBAC: access denied' });
+    const grpc = await get(port, { 'content-type': 'application/grpc' });
+    expect((grpc as { headers: http.IncomingHttpHeaders }).headers['grpc-status']).toBe('7');
+    expect((grpc as { headers: http.IncomingHttpHeaders }).headers['grpc-message']).toBe('RBAC: access denied');
+  });
+});
