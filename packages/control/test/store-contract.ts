@@ -262,6 +262,8 @@ export function storeContract(name: string, setup: () => Promise<StoreHarness>):
       expect(await store.heartbeat('ghost', 3_000)).toBe(false);
       expect(await store.revision()).toBe(a.revision);
       expect(await store.listWorkloads()).toEqual([{ ...wl('w1'), lastHeartbeatMs: 3_000, revision: a.revision }]);
+      expect(await store.getWorkload('w1')).toEqual({ ...wl('w1'), lastHeartbeatMs: 3_000, revision: a.revision });
+      expect(await store.getWorkload('ghost')).toBeUndefined();
       const moved = await store.upsertWorkload(wl('w1', { labels: { app: 'reviews', version: 'v2' }, group: 'reviews-v2' }), 4_000);
       expect(moved.status).toBe('configured');
       expect(moved.revision).toBeGreaterThan(a.revision);

@@ -7,8 +7,8 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions, PeerCertificate } from 'node:tls';
 import { checkServerIdentity, createSecureContext } from 'node:tls';
-import { clientTlsOptions, type IdentitySource } from '@meshwork/identity';
-import type { MeshConfig, UpstreamTls } from '@meshwork/policy';
+import { clientTlsOptions, subjectAltNames, type IdentitySource } from '@meshwork/identity';
+import type { UpstreamTls } from '@meshwork/policy';
 import { Code, MeshError } from './errors.js';
 
 /** File contents by path: DestinationRule certificate files are read once per pool, not per request. */
@@ -29,10 +29,9 @@ function withSecureContext(o: ConnectionOptions): ConnectionOptions {
   return { ...rest, secureContext: createSecureContext({ key, cert, ca, minVersion, ...(ciphers ? { ciphers } : {}) }) };
 }
 
-/** Does one of the certificate's SANs (DNS, URI, IP) equal one of `names`? */
+/** Does one of the certificate's SANs (DNS, URI, IP) equal one of `names`? (identity parses Node's SAN text, quoting included.) */
 function sanMatches(cert: PeerCertificate, names: readonly string[]): boolean {
-  const sans = (cert.subjectaltname ?? '').split(', ').map((s) => s.slice(s.indexOf(':') + 1));
-  return names.some((n) => sans.includes(n));
+  return subjectAltNames(cert.subjectaltname).some((n) => names.includes(n.value));
 }
 
 /**
@@ -40,7 +39,7 @@ function sanMatches(cert: PeerCertificate, names: readonly string[]): boolean {
  * host name, sent as SNI when the DestinationRule sets none (Envoy's auto SNI).
  * Throws a MeshError (flag UF) when the connection cannot be made as configured.
  */
-export function connectOptions(tls: UpstreamTls, identity: IdentitySource | undefined, mesh: MeshConfig, host: string): ConnectionOptions | undefined {
+export function connectOptions(tls: UpstreamTls, identity: IdentitySource | undefined, host: string): ConnectionOptions | undefined {
   switch (tls.mode) {
     case 'plaintext':
       return undefined;
@@ -48,7 +47,8 @@ export function connectOptions(tls: UpstreamTls, identity: IdentitySource | unde
       if (!identity) {
         throw new MeshError(`mTLS to ${host} needs a workload certificate: give the Mesh an identity (option identity), or set the DestinationRule's tls.mode to DISABLE`, { code: Code.FailedPrecondition, reason: 'no_identity', flag: 'UF' });
       }
-      return withSecureContext(clientTlsOptions(identity.current(), { allowedIds: tls.allowedIds, servername: tls.sni, trustDomainAliases: mesh }));
+      // allowedIds already holds every trust-domain alias (policy's secureNamingIds): no second expansion here.
+      return withSecureContext(clientTlsOptions(identity.current(), { allowedIds: tls.allowedIds, servername: tls.sni }));
     }
     case 'simple':
     case 'mutual': {

@@ -177,7 +177,7 @@ export class MeshDispatcher extends Dispatcher {
       return cached;
     }
     const cp = cluster.policy.connectionPool;
-    const tlsOptions = connectOptions(tls, this.mesh.identity, this.mesh.snapshot.mesh, cluster.host);
+    const tlsOptions = connectOptions(tls, this.mesh.identity, cluster.host);
     const pool = new Pool(`${tlsOptions ? 'https' : 'http'}://${ep.key}`, {
       connections: cp.maxConnections >= 4294967295 ? null : cp.maxConnections,
       connect: { timeout: cp.connectTimeoutMs, ...tlsOptions },

@@ -10,7 +10,7 @@ export {
 export { DEFAULT_KEY_TYPE, generateWorkloadKey, type KeyType, type WorkloadKey } from './keys.js';
 export { createCsr, verifyCsr, type VerifiedCsr } from './csr.js';
 export { certificateInfo, verifyChain, type CertificateInfo, type VerifyChainOptions } from './certificate.js';
-export { joinPem, splitPem } from './pem.js';
+export { joinPem, splitPem, subjectAltNames } from './pem.js';
 export { TrustBundle } from './trust-bundle.js';
 export {
   CA_CERTS_FILES, CertificateAuthority, writeCaCerts, type CaCertsFiles, type CertificateAuthorityOptions, type CertificateSigner,

@@ -65,13 +65,14 @@ export function parsePrivateKey(text: string, what: string, reason: IdentityErro
 }
 
 /**
- * The URI SANs of a certificate, from Node's `subjectAltName` text
- * (`DNS:a, URI:spiffe://..., URI:"quoted, value"`): Node JSON-quotes a value with characters
- * that would make the list ambiguous, so quoted values are decoded and never split.
+ * The SANs of a certificate as `{ type, value }` (`DNS`, `URI`, `IP Address`, ...), from Node's
+ * `subjectAltName` text (`DNS:a, URI:spiffe://..., URI:"quoted, value"`): Node JSON-quotes a
+ * value with characters that would make the list ambiguous, so quoted values are decoded and
+ * never split.
  */
-export function uriSans(subjectAltName: string | undefined): string[] {
+export function subjectAltNames(subjectAltName: string | undefined): { type: string; value: string }[] {
   if (!subjectAltName) return [];
-  const out: string[] = [];
+  const out: { type: string; value: string }[] = [];
   let i = 0;
   const s = subjectAltName;
   while (i < s.length) {
@@ -90,14 +91,24 @@ export function uriSans(subjectAltName: string | undefined): string[] {
       next = s.indexOf(', ', colon + 1);
       value = s.slice(colon + 1, next < 0 ? s.length : next);
     }
-    if (type === 'URI') out.push(value);
+    out.push({ type, value });
     if (next < 0) break;
     i = next + 2;
   }
   return out;
 }
 
+/** The URI SANs of a certificate (see {@link subjectAltNames}). */
+export function uriSans(subjectAltName: string | undefined): string[] {
+  return subjectAltNames(subjectAltName).filter((n) => n.type === 'URI').map((n) => n.value);
+}
+
+/** The first `spiffe://` URI SAN of Node's `subjectAltName` text (Istio takes it as the peer principal). */
+export function firstSpiffeUri(subjectAltName: string | undefined): string | undefined {
+  return uriSans(subjectAltName).find((u) => u.startsWith('spiffe://'));
+}
+
 /** The first `spiffe://` URI SAN (Istio takes the first URI SAN as the peer principal). */
 export function spiffeIdOf(cert: X509Certificate): string | undefined {
-  return uriSans(cert.subjectAltName).find((u) => u.startsWith('spiffe://'));
+  return firstSpiffeUri(cert.subjectAltName);
 }

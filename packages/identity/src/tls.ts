@@ -5,7 +5,7 @@
 import { DEFAULT_CIPHERS, type PeerCertificate, type SecureContextOptions, type TLSSocket, type TlsOptions, type ConnectionOptions, type Server as TlsServer } from 'node:tls';
 import { MESH_ALPN } from './defaults.js';
 import { IdentityError } from './errors.js';
-import { uriSans } from './pem.js';
+import { firstSpiffeUri } from './pem.js';
 import type { Disposable, IdentityMaterial, IdentitySource } from './source.js';
 import { sameIdentity, type TrustDomainAliases } from './spiffe.js';
 
@@ -90,12 +90,8 @@ export function clientTlsOptions(m: IdentityMaterial, options: ClientTlsOptions)
     rejectUnauthorized: true,
     ALPNProtocols: [...(options.alpnProtocols ?? MESH_ALPN)],
     checkServerIdentity: (_host: string, cert: PeerCertificate): Error | undefined =>
-      verifySecureNaming(firstSpiffe(cert.subjectaltname), allowed, aliases) ?? undefined,
+      verifySecureNaming(firstSpiffeUri(cert.subjectaltname), allowed, aliases) ?? undefined,
   };
-}
-
-function firstSpiffe(subjectAltName: string | undefined): string | undefined {
-  return uriSans(subjectAltName).find((u) => u.startsWith('spiffe://'));
 }
 
 /**
@@ -139,7 +135,7 @@ export function peerSpiffeId(socket: TLSSocket): string | undefined {
   // there. A socket accepted by a tls.Server (it carries `server`) answers
   // getPeerX509Certificate every time, about 8x faster (3.6 vs 29 us), once per connection.
   const serverSide = (socket as TLSSocket & { server?: unknown }).server !== undefined;
-  const id = firstSpiffe(serverSide ? socket.getPeerX509Certificate()?.subjectAltName : socket.getPeerCertificate(false)?.subjectaltname);
+  const id = firstSpiffeUri(serverSide ? socket.getPeerX509Certificate()?.subjectAltName : socket.getPeerCertificate(false)?.subjectaltname);
   peerIds.set(socket, id ?? null);
   return id;
 }

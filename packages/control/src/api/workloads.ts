@@ -166,10 +166,6 @@ function notFound(id: string): ApiError {
   return new ApiError(404, 'not_found', `workload ${id} is not registered`, { workload: id });
 }
 
-async function findWorkload(store: ControlStore, id: string): Promise<Workload | undefined> {
-  return (await store.listWorkloads()).find((w) => w.id === id);
-}
-
 export async function registerWorkload(store: ControlStore, body: Buffer, o: WorkloadApiOptions, principal: Principal = { kind: 'admin' }): Promise<JsonReply> {
   const r = parseRegister(body);
   // A join token registers only into a WorkloadGroup of its own namespace (checked before
@@ -191,7 +187,7 @@ export async function registerWorkload(store: ControlStore, body: Buffer, o: Wor
   }
   const input = workloadFromGroup(spec, r);
   await store.upsertWorkload(input, o.now());
-  const stored = await findWorkload(store, input.id);
+  const stored = await store.getWorkload(input.id);
   if (!stored) throw notFound(input.id); // deregistered meanwhile
   return { status: 200, body: { id: stored.id, revision: stored.revision, workload: withHealth(stored, o) } };
 }

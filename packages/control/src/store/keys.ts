@@ -43,9 +43,14 @@ export function canonicalJson(value: unknown): string {
   });
 }
 
+/** sha256 of a UTF-8 string: token hashes, the admin token's digest, content hashes. */
+export function sha256(s: string): Buffer {
+  return createHash('sha256').update(s, 'utf8').digest();
+}
+
 /** Lower-case hex sha256 of a raw join token: the only form a store keeps. */
 export function hashToken(rawToken: string): string {
-  return createHash('sha256').update(rawToken, 'utf8').digest('hex');
+  return sha256(rawToken).toString('hex');
 }
 
 export const TOKEN_HASH = /^[0-9a-f]{64}$/;

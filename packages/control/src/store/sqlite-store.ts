@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { StoreError } from './errors.js';
-import { canonicalJson, checkKey, keyOfDoc, resourceKeyString, TOKEN_HASH } from './keys.js';
+import { canonicalJson, checkKey, keyOfDoc, resourceKeyString, sha256, TOKEN_HASH } from './keys.js';
 import { migrate } from './sqlite-schema.js';
 import type {
   AckInput, AckRecord, ApplyOptions, ApplyResult, Change, ChangesResult, ControlStore, DeleteResult, JoinTokenRecord,
@@ -27,7 +26,7 @@ const SERVER_FIELDS = ['resourceVersion', 'generation'] as const;
 interface ResourceRow { doc: string; content_hash: string; spec_hash: string; generation: number; mod_revision: number }
 interface WorkloadRow { id: string; data: string; last_heartbeat: number; mod_revision: number }
 
-const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
+const contentHashOf = (s: string): string => sha256(s).toString('hex');
 
 /** The document without the fields the store manages, and its spec (everything but apiVersion, kind, metadata, status). */
 function contentAndSpec(doc: ResourceDoc): { content: ResourceDoc; spec: Record<string, unknown> } {
@@ -159,8 +158,8 @@ class SqliteStore implements ControlStore {
       const { content, spec } = contentAndSpec(doc);
       let contentHash: string, specHash: string;
       try {
-        contentHash = sha256(canonicalJson(content));
-        specHash = sha256(canonicalJson(spec));
+        contentHash = contentHashOf(canonicalJson(content));
+        specHash = contentHashOf(canonicalJson(spec));
       } catch (cause) {
         throw new StoreError(`${ks} is not plain JSON; nothing was applied`, { reason: 'invalid', key, cause });
       }
@@ -281,6 +280,13 @@ class SqliteStore implements ControlStore {
       this.#q.addChange!.run(next, 'workload', 'delete', JSON.stringify({ id }));
       this.#commitRevision(next);
       return true;
+    });
+  }
+
+  async getWorkload(id: string): Promise<Workload | undefined> {
+    return this.#read(() => {
+      const row = this.#q.getWl!.get(id) as WorkloadRow | undefined;
+      return row ? rowToWorkload(row) : undefined;
     });
   }
 

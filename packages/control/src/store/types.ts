@@ -151,6 +151,8 @@ export interface ControlStore {
   heartbeat(id: string, atMs: number): Promise<boolean>;
   /** False when the workload was not registered. Its acks go with it. */
   deleteWorkload(id: string): Promise<boolean>;
+  /** One workload by id (etcd: a single-key get), undefined when not registered. */
+  getWorkload(id: string): Promise<Workload | undefined>;
   listWorkloads(): Promise<Workload[]>;
 
   /** etcd watch semantics; throws `StoreError` reason `compacted` below the kept history. */

@@ -24,15 +24,6 @@ export function hostMatches(pattern: string, host: string): boolean {
   return pattern === host;
 }
 
-/** Do two host patterns overlap (either may be a wildcard)? (host.Name.Matches) */
-export function hostsOverlap(a: string, b: string): boolean {
-  if (a === b) return true;
-  if (isWildcard(a) && hostMatches(a, isWildcard(b) ? b.slice(1) : b)) return true;
-  if (isWildcard(b) && hostMatches(b, isWildcard(a) ? a.slice(1) : a)) return true;
-  if (isWildcard(a) && isWildcard(b)) return a.endsWith(b.slice(1)) || b.endsWith(a.slice(1));
-  return false;
-}
-
 /**
  * Orders candidate patterns for a host: exact first, then longer (more specific) wildcards.
  * Returns the best pattern among `patterns` that matches `host`, or undefined.

@@ -70,6 +70,27 @@ export interface InboundSecurity {
   /** Issuer -> claims split on spaces into lists for authorization (`scope`, `permission`, `spaceDelimitedClaims`). */
   spaceDelimitedClaims: Map<string, string[]>;
   authorization: CompiledAuthzPolicy[];
+  /** The same policies grouped by what the decision does with them (enforced ones by action; dry-run ALLOW/DENY). */
+  groups: AuthzGroups;
+}
+
+export interface AuthzGroups {
+  custom: CompiledAuthzPolicy[];
+  deny: CompiledAuthzPolicy[];
+  allow: CompiledAuthzPolicy[];
+  audit: CompiledAuthzPolicy[];
+  dryRun: CompiledAuthzPolicy[];
+}
+
+function groupPolicies(all: readonly CompiledAuthzPolicy[]): AuthzGroups {
+  const enforced = all.filter((p) => !p.dryRun);
+  return {
+    custom: enforced.filter((p) => p.action === 'CUSTOM'),
+    deny: enforced.filter((p) => p.action === 'DENY'),
+    allow: enforced.filter((p) => p.action === 'ALLOW'),
+    audit: enforced.filter((p) => p.action === 'AUDIT'),
+    dryRun: all.filter((p) => p.dryRun && (p.action === 'ALLOW' || p.action === 'DENY')),
+  };
 }
 
 function selectorOf(spec: any): Record<string, string> | undefined {
@@ -507,7 +528,7 @@ export function compileInboundSecurity(resources: readonly Resource[], w: Worklo
         rules: (Array.isArray(r.spec?.rules) ? r.spec.rules : []).map((rule: any) => compileRule(rule, { policyNs: r.metadata.namespace, bundle })),
       };
     });
-  return { peerAuthentication, jwtRules, spaceDelimitedClaims: spaceDelimitedClaimsByIssuer(jwtRules), authorization };
+  return { peerAuthentication, jwtRules, spaceDelimitedClaims: spaceDelimitedClaimsByIssuer(jwtRules), authorization, groups: groupPolicies(authorization) };
 }
 
 /**

@@ -12,7 +12,6 @@ export interface CompiledStringMatch {
   present: boolean;
   test: StringPredicate;
   /** For reports: `exact:/foo`, `prefix:/`, `regex:...`, `present`. */
-  describe: string;
 }
 
 const always: StringPredicate = () => true;
@@ -21,19 +20,19 @@ export function compileStringMatch(m: unknown, ignoreCase = false): CompiledStri
   const sm = (m && typeof m === 'object' ? m : {}) as { exact?: string; prefix?: string; regex?: string };
   if (typeof sm.exact === 'string') {
     const want = ignoreCase ? sm.exact.toLowerCase() : sm.exact;
-    return { present: false, describe: `exact:${sm.exact}`, test: ignoreCase ? (v) => v.toLowerCase() === want : (v) => v === want };
+    return { present: false, test: ignoreCase ? (v) => v.toLowerCase() === want : (v) => v === want };
   }
   if (typeof sm.prefix === 'string') {
     const want = ignoreCase ? sm.prefix.toLowerCase() : sm.prefix;
-    return { present: false, describe: `prefix:${sm.prefix}`, test: ignoreCase ? (v) => v.toLowerCase().startsWith(want) : (v) => v.startsWith(want) };
+    return { present: false, test: ignoreCase ? (v) => v.toLowerCase().startsWith(want) : (v) => v.startsWith(want) };
   }
   if (typeof sm.regex === 'string') {
-    if (sm.regex === '*') return { present: true, describe: 'present', test: always };
+    if (sm.regex === '*') return { present: true, test: always };
     const re = compileRe2(sm.regex);
     // Validation rejects bad RE2 before compile; if one slips through, it matches nothing, as
     // Envoy would refuse the route.
-    if (isRe2Error(re)) return { present: false, describe: `regex:${sm.regex}`, test: () => false };
-    return { present: false, describe: `regex:${sm.regex}`, test: (v) => re.fullMatch(v) };
+    if (isRe2Error(re)) return { present: false, test: () => false };
+    return { present: false, test: (v) => re.fullMatch(v) };
   }
-  return { present: true, describe: 'present', test: always };
+  return { present: true, test: always };
 }

@@ -81,7 +81,6 @@ export interface CompiledRule {
   rewrite?: { uri?: string | undefined; uriRegex?: { pattern: Re2Pattern; rewrite: string } | undefined; authority?: string | undefined } | undefined;
   redirect?: { uri?: string | undefined; prefixRewrite?: string | undefined; authority?: string | undefined; scheme?: string | undefined; port?: number | undefined; derivePort?: string | undefined; status: number } | undefined;
   directResponse?: { status: number; body: string | null } | undefined;
-  corsPolicy?: unknown;
   /** When delegated: `ns/name` of the delegate VS this rule came from. */
   delegate?: string | undefined;
 }
@@ -147,7 +146,6 @@ export function compileVirtualService(
 ): CompiledVirtualService {
   const spec = r.spec ?? {};
   const ns = r.metadata.namespace;
-  const vsGateways: string[] = Array.isArray(spec.gateways) ? spec.gateways.map(String) : [];
   const rules: CompiledRule[] = [];
   const http: any[] = Array.isArray(spec.http) ? spec.http : [];
   http.forEach((rule, index) => {
@@ -158,7 +156,7 @@ export function compileVirtualService(
       for (const drule of Array.isArray(dspec.http) ? dspec.http : []) {
         const merged = mergeDelegateRule(rule, drule);
         if (!merged) continue;
-        const c = compileRule(merged, index, d.metadata.namespace, vsGateways, client, mesh);
+        const c = compileRule(merged, index, d.metadata.namespace, client, mesh);
         if (c) {
           c.delegate = `${d.metadata.namespace}/${d.metadata.name}`;
           rules.push(c);
@@ -166,7 +164,7 @@ export function compileVirtualService(
       }
       return;
     }
-    const c = compileRule(rule, index, ns, vsGateways, client, mesh);
+    const c = compileRule(rule, index, ns, client, mesh);
     if (c) rules.push(c);
   });
   const matchPorts = new Set<number>();
@@ -196,11 +194,10 @@ export function hasRoutesForPort(vs: CompiledVirtualService, port: number): bool
 }
 
 /** route.go: sourceMatchHTTP — config-time match filters for this client (mesh gateway). */
-function sourceMatches(m: any, vsGateways: string[], client: WorkloadIdentity): boolean {
+function sourceMatches(m: any, client: WorkloadIdentity): boolean {
   const gws: string[] = Array.isArray(m?.gateways) ? m.gateways.map(String) : [];
+  // Without its own gateways a match inherits the VS's, and this VS applies to mesh already.
   if (gws.length > 0) return gws.includes('mesh');
-  // With top-level gateways, the match inherits them; the VS applies to mesh here already.
-  void vsGateways;
   if (!labelsMatch(strMap(m?.sourceLabels), client.labels)) return false;
   return !m?.sourceNamespace || m.sourceNamespace === client.namespace;
 }
@@ -293,11 +290,11 @@ function destinationOf(d: any, ns: string, mesh: MeshConfig) {
   };
 }
 
-function compileRule(rule: any, index: number, ns: string, vsGateways: string[], client: WorkloadIdentity, mesh: MeshConfig): CompiledRule | undefined {
+function compileRule(rule: any, index: number, ns: string, client: WorkloadIdentity, mesh: MeshConfig): CompiledRule | undefined {
   if (!rule || typeof rule !== 'object') return undefined;
   let matches: CompiledMatch[] | null = null;
   if (Array.isArray(rule.match) && rule.match.length > 0) {
-    matches = rule.match.filter((m: any) => sourceMatches(m, vsGateways, client)).map(compileMatch);
+    matches = rule.match.filter((m: any) => sourceMatches(m, client)).map(compileMatch);
     // Every match entry filtered out for this client: the rule yields no route (route.go).
     if (matches!.length === 0) return undefined;
   }
@@ -355,7 +352,6 @@ function compileRule(rule: any, index: number, ns: string, vsGateways: string[],
     rewrite,
     redirect,
     directResponse,
-    corsPolicy: rule.corsPolicy,
   };
 }
 
@@ -414,21 +410,5 @@ function uriWithin(root: any, del: any): boolean {
   if (root.exact !== undefined) return del.exact === root.exact;
   const d = del.prefix ?? del.exact;
   return typeof d === 'string' && typeof rootPrefix === 'string' && d.startsWith(rootPrefix);
-}
-
-/** Finds the VS that owns a host: the first with the exact host, else the most specific wildcard. */
-export function vsForHost(list: readonly CompiledVirtualService[], host: string): CompiledVirtualService | undefined {
-  let best: CompiledVirtualService | undefined;
-  let bestLen = -1;
-  for (const vs of list) {
-    for (const h of vs.hosts) {
-      if (h === host) return vs;
-      if (isWildcard(h) && (h === '*' || (host.endsWith(h.slice(1)) && host.length > h.length - 1)) && h.length > bestLen) {
-        best = vs;
-        bestLen = h.length;
-      }
-    }
-  }
-  return best;
 }
 

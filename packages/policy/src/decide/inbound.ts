@@ -68,11 +68,7 @@ export function inboundAttributes(snap: Snapshot, req: InboundRequest): { attrs:
   let remoteIp = req.sourceIp;
   const xff = req.headers['x-forwarded-for'];
   const trusted = req.numTrustedProxies ?? 0;
-  if (xff && trusted > 0) {
-    const hops = xff.split(',').map((s) => s.trim()).filter(Boolean);
-    const idx = hops.length - trusted;
-    if (idx >= 0 && hops[idx]) remoteIp = hops[idx];
-  }
+  if (xff && trusted > 0) remoteIp = trustedHop(xff, trusted) ?? remoteIp;
   return {
     attrs: {
       principal: req.principal,
@@ -109,6 +105,23 @@ export function splitSpaceDelimited(claims: Record<string, unknown>, names: read
   return out ?? claims;
 }
 
+/**
+ * The `trusted`-th non-empty hop of X-Forwarded-For counted from the right, scanned from the
+ * end without splitting the header into arrays (it arrives on every proxied request).
+ */
+function trustedHop(xff: string, trusted: number): string | undefined {
+  let end = xff.length;
+  let seen = 0;
+  while (end > 0) {
+    const comma = xff.lastIndexOf(',', end - 1);
+    const hop = xff.slice(comma + 1, end).trim();
+    end = comma < 0 ? 0 : comma;
+    if (hop === '') continue;
+    if (++seen === trusted) return hop;
+  }
+  return undefined;
+}
+
 interface Verdict { decision: 'ALLOW' | 'DENY'; policy: CompiledAuthzPolicy | null; rule: number | null }
 
 function firstMatch(policies: readonly CompiledAuthzPolicy[], a: InboundAttributes): { policy: CompiledAuthzPolicy; rule: number } | null {
@@ -116,11 +129,6 @@ function firstMatch(policies: readonly CompiledAuthzPolicy[], a: InboundAttribut
     for (let i = 0; i < p.rules.length; i++) if (p.rules[i]!(a)) return { policy: p, rule: i };
   }
   return null;
-}
-
-/** DENY first, then ALLOW; no enforced ALLOW policy means allow (builder.go: build). */
-export function authorize(policies: readonly CompiledAuthzPolicy[], a: InboundAttributes): Verdict {
-  return authorizeSplit(policies.filter((p) => p.action === 'DENY'), policies.filter((p) => p.action === 'ALLOW'), a);
 }
 
 const ALLOW_DEFAULT: Verdict = Object.freeze({ decision: 'ALLOW', policy: null, rule: null }) as Verdict;
@@ -134,36 +142,21 @@ function authorizeSplit(denies: readonly CompiledAuthzPolicy[], allows: readonly
   return allow ? { decision: 'ALLOW', policy: allow.policy, rule: allow.rule } : DENY_DEFAULT;
 }
 
-/** A workload's policies grouped by what the decision does with them; built once per snapshot. */
-interface PolicyGroups {
-  custom: CompiledAuthzPolicy[];
-  enforced: CompiledAuthzPolicy[];
-  deny: CompiledAuthzPolicy[];
-  allow: CompiledAuthzPolicy[];
-  audit: CompiledAuthzPolicy[];
-  dryRun: CompiledAuthzPolicy[];
-}
-
-const groupsBySecurity = new WeakMap<readonly CompiledAuthzPolicy[], PolicyGroups>();
-
-function groupsOf(all: readonly CompiledAuthzPolicy[]): PolicyGroups {
-  let g = groupsBySecurity.get(all);
-  if (!g) {
-    const enforced = all.filter((p) => !p.dryRun);
-    g = {
-      custom: enforced.filter((p) => p.action === 'CUSTOM'),
-      enforced,
-      deny: enforced.filter((p) => p.action === 'DENY'),
-      allow: enforced.filter((p) => p.action === 'ALLOW'),
-      audit: enforced.filter((p) => p.action === 'AUDIT'),
-      dryRun: all.filter((p) => p.dryRun && (p.action === 'ALLOW' || p.action === 'DENY')),
-    };
-    groupsBySecurity.set(all, g);
-  }
-  return g;
-}
-
 const NONE: CompiledAuthzPolicy[] = [];
+
+/**
+ * Whether enforcing a dry-run policy would change the decision, from the decision itself and
+ * whether the policy matches (no second evaluation of every policy): a DENY changes an ALLOW it
+ * matches; an ALLOW cannot undo a DENY policy's denial, makes a default allow (no enforced
+ * ALLOW policy) a denial when it does not match, and a default denial an allow when it does.
+ */
+function dryRunChanges(p: CompiledAuthzPolicy, verdict: Verdict, hasAllow: boolean, a: InboundAttributes): boolean {
+  const hit = p.rules.some((r) => r(a));
+  if (p.action === 'DENY') return verdict.decision === 'ALLOW' && hit;
+  if (verdict.policy?.action === 'DENY') return false;
+  if (!hasAllow) return !hit;
+  return verdict.decision === 'DENY' && hit;
+}
 
 /**
  * Whether PeerAuthentication refuses a connection before any HTTP exchange: plaintext on a
@@ -180,8 +173,8 @@ export function refusedConnection(mode: MtlsMode, tls: boolean): string | null {
 export function decideInbound(snap: Snapshot, req: InboundRequest): InboundDecision {
   const mtls = mtlsModeForPort(snap.inbound.peerAuthentication, req.port);
   const { attrs, requestPrincipal, notes } = inboundAttributes(snap, req);
-  // The grouping depends on the snapshot only: done once, not per request.
-  const g = groupsOf(snap.inbound.authorization);
+  // Grouped by action when the snapshot was compiled.
+  const g = snap.inbound.groups;
   const custom = g.custom;
   const base = { mtls, jwtRules: snap.inbound.jwtRules, requestPrincipal, path: attrs.path, custom, notes };
   const refusal = refusedConnection(mtls, req.principal !== undefined);
@@ -200,6 +193,6 @@ export function decideInbound(snap: Snapshot, req: InboundRequest): InboundDecis
   }
   if (custom.length > 0) notes.push(`CUSTOM authorization (${custom.map((p) => p.id).join(', ')}) applies but none of its rules matched: DENY and ALLOW policies decide`);
   const verdict = authorizeSplit(g.deny, g.allow, attrs);
-  const dryRun = g.dryRun.length > 0 ? g.dryRun.filter((p) => authorize([...g.enforced, { ...p, dryRun: false }], attrs).decision !== verdict.decision) : NONE;
+  const dryRun = g.dryRun.length > 0 ? g.dryRun.filter((p) => dryRunChanges(p, verdict, g.allow.length > 0, attrs)) : NONE;
   return { ...base, connection: 'accepted', decision: verdict.decision, policy: verdict.policy, rule: verdict.rule, dryRun, audit };
 }

@@ -100,16 +100,10 @@ function matchOne(m: CompiledMatch, req: OutboundRequest, path: string, query: s
   return true;
 }
 
-/** Finds the first rule (and match entry) that matches: first match wins, no fall-through. */
-export function matchRoute(vs: CompiledVirtualService, req: OutboundRequest, path: string, query: string): { rule: CompiledRule; matchIndex: number | null } | null {
-  const rule = firstMatchingRule(vs, req, path, query);
-  return rule ? { rule, matchIndex: lastMatchIndex } : null;
-}
-
 /** Index of the match entry of the last firstMatchingRule() hit (null: a rule without match). */
 let lastMatchIndex: number | null = null;
 
-/** The hot-path form of matchRoute: no result object; the match index is left in lastMatchIndex. */
+/** The first rule that matches (first match wins, no fall-through); its match entry's index is left in lastMatchIndex, so the hot path builds no result object. */
 function firstMatchingRule(vs: CompiledVirtualService, req: OutboundRequest, path: string, query: string): CompiledRule | null {
   for (const rule of vs.rules) {
     if (rule.matches === null) {
@@ -203,7 +197,7 @@ export function decideOutbound(snap: Snapshot, req: OutboundRequest): OutboundDe
   d.timeoutMs = rule.timeoutMs;
   d.retries = rule.retries === undefined ? defaultRetry(snap) : rule.retries;
   d.fault = rule.fault;
-  if (rule.rewrite) d.rewrite = rewritePath(rule, req, rawPath, path, query, matchIndex);
+  if (rule.rewrite) d.rewrite = rewritePath(rule, req, path, query, matchIndex);
   return d;
 }
 
@@ -365,7 +359,7 @@ function stripPort(authority: string): string | undefined {
   return i >= 0 ? authority.slice(0, i) : authority;
 }
 
-function rewritePath(rule: CompiledRule, req: OutboundRequest, rawPath: string, path: string, query: string, matchIndex: number | null): { path: string; authority: string } {
+function rewritePath(rule: CompiledRule, req: OutboundRequest, path: string, query: string, matchIndex: number | null): { path: string; authority: string } {
   const rw = rule.rewrite!;
   let p = path;
   if (rw.uri !== undefined) {
@@ -377,7 +371,6 @@ function rewritePath(rule: CompiledRule, req: OutboundRequest, rawPath: string, 
   } else if (rw.uriRegex) {
     p = rw.uriRegex.pattern.replaceAll(path, rw.uriRegex.rewrite);
   }
-  void rawPath;
   const authority = rw.authority ?? rule.headers?.authority ?? req.authority;
   return { path: query ? `${p}?${query}` : p, authority };
 }

@@ -120,12 +120,10 @@ export function validateResource(r: Resource): { accepted: boolean; istio: boole
     if (!APPLIED_KINDS.has(r.kind)) {
       diagnostics.push({ severity: 'warning', code: 'no-effect', ...at, message: `${r.kind} is valid but has no effect in-process (it configures Envoy or the Istio agent)` });
     } else {
-      const rep = reporterFor(r, diagnostics, 'ignored');
       for (const u of unappliedFields(r)) {
         const loc = r.locate(u.path);
         diagnostics.push({ severity: 'info', code: 'ignored', message: u.message, file: loc.file, line: loc.line, column: loc.column, resource: r.key, path: formatPath(u.path) });
       }
-      void rep;
     }
   }
   return { accepted: errors === 0, istio: true, diagnostics };

@@ -12,6 +12,7 @@ import type { PathSegment } from '../../load/resource.js';
 import { re2Error } from '../../util/regex.js';
 import { goAtoi, goFloat, goParseAddr, goParsePrefix, goQuote, parseGoBool, parseGoDuration } from '../go-compat.js';
 import type { Reporter, SemanticContext } from '../types.js';
+import { isWildcard } from '../../compile/hosts.js';
 
 export type Path = readonly PathSegment[];
 
@@ -245,14 +246,10 @@ export function validateNamespaceSlashWildcardHostname(hostname: string, isGatew
 // ---------------------------------------------------------------------------------------------
 // Host name matching (pkg/config/host/name.go).
 
-function isWildcarded(h: string): boolean {
-  return h.length > 0 && h[0] === '*';
-}
-
 /** host.Name.Matches: the two names overlap (either one may be a wildcard). */
 export function hostMatches(n: string, o: string): boolean {
-  const nw = isWildcarded(n);
-  const ow = isWildcarded(o);
+  const nw = isWildcard(n);
+  const ow = isWildcard(o);
   if (nw) {
     if (ow) return n.length < o.length ? o.slice(1).endsWith(n.slice(1)) : n.slice(1).endsWith(o.slice(1));
     return o.endsWith(n.slice(1));
@@ -263,19 +260,14 @@ export function hostMatches(n: string, o: string): boolean {
 
 /** host.Name.SubsetOf: every name matched by `n` is matched by `o`. */
 export function hostSubsetOf(n: string, o: string): boolean {
-  const nw = isWildcarded(n);
-  const ow = isWildcarded(o);
+  const nw = isWildcard(n);
+  const ow = isWildcard(o);
   if (nw) {
     if (ow) return n.length < o.length ? false : n.slice(1).endsWith(o.slice(1));
     return false;
   }
   if (ow) return n.endsWith(o.slice(1));
   return n === o;
-}
-
-/** host.Name.IsWildCarded. */
-export function isWildcardHost(h: string): boolean {
-  return isWildcarded(h);
 }
 
 // ---------------------------------------------------------------------------------------------

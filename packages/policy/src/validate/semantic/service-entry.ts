@@ -4,9 +4,10 @@
  */
 import type { SemanticValidator } from '../types.js';
 import { goQuote } from '../go-compat.js';
+import { isWildcard } from '../../compile/hosts.js';
 import {
   checkWorkloadSelector, entries, isHTTPProtocol, isObject, isSet, isTCPProtocol, isTLSProtocol,
-  isValidIPAddress, isWildcardHost, list, nonEmpty, num, parseProtocol, reportExportTo, reportLabels, str,
+  isValidIPAddress, list, nonEmpty, num, parseProtocol, reportExportTo, reportLabels, str,
   validateFQDN, validateIPSubnet, validateMetadata, validatePartialWildcard, validatePort, validatePortName,
   validateProtocol, validateWildcardDomain,
 } from './common.js';
@@ -172,7 +173,7 @@ export const validateServiceEntry: SemanticValidator = (spec, ctx) => {
     case 'DYNAMIC_DNS': {
       if (hosts.length === 0) report.error(['spec', 'hosts'], `at least one wildcard host must be provided for resolution type ${resolution}`, 'add a wildcard host such as `*.example.com`');
       hosts.forEach((h, i) => {
-        if (!isWildcardHost(h)) report.error(['spec', 'hosts', i], `host must be wildcarded for resolution mode ${resolution}`, 'use a wildcard host such as `*.example.com`, or resolution DNS');
+        if (!isWildcard(h)) report.error(['spec', 'hosts', i], `host must be wildcarded for resolution mode ${resolution}`, 'use a wildcard host such as `*.example.com`, or resolution DNS');
       });
       if (addresses.length !== 0) {
         report.error(['spec', 'addresses'], `addresses cannot be set for resolution type ${resolution}. HTTP route domains will only be generatedfrom the hosts field values`, 'remove `addresses`');
