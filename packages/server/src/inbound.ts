@@ -12,7 +12,7 @@ import { LOCAL_REPLY, decideInbound, isGrpcRequest, localReply, mtlsModeForPort,
 import { MESH_OPTION_KEYS, Mesh, type MeshOptions } from '@meshwork/core';
 import { peerSpiffeId } from '@meshwork/identity';
 import { setMeshwork, type MeshworkContext } from './context.js';
-import { JwtAuthenticator, type JwtAuthenticatorOptions } from './jwt.js';
+import { JwtAuthenticator, type JwtAuthenticatorOptions, type JwtOutcome } from './jwt.js';
 
 export interface InboundOptions extends MeshOptions {
   /** An existing Mesh to share with the fetch data plane (else one is made from the other options). */
@@ -114,6 +114,8 @@ export class Inbound {
    */
   private configChecks(snap: Snapshot): void {
     this.checkedSnapshot = snap;
+    // Compile the snapshot's JWT rules now, not on the first request that carries a token.
+    this.jwt.prepare(snap.inbound.jwtRules);
     for (const p of snap.inbound.authorization) {
       if (p.action !== 'CUSTOM' || this.warned.has(p.id)) continue;
       this.warned.add(p.id);
@@ -140,19 +142,22 @@ export class Inbound {
     const rules = snap.inbound.jwtRules;
     if (rules.length === 0) return this.authorize(req, snap, peer, undefined, null);
     const headers = req.headers as Record<string, string>;
-    return this.jwt.authenticate(rules, { method: req.method ?? 'GET', target: req.url ?? '/', headers, scheme: peer.tls ? 'https' : 'http' }).then((outcome): InboundVerdict => {
-      if (outcome.kind === 'invalid') {
-        const reply = localReply(outcome.status, outcome.body, { grpc: isGrpcRequest(headers['content-type']), extraHeaders: { 'www-authenticate': outcome.headers['www-authenticate']! } });
-        return { action: 'reply', ...reply, context: this.context(req, peer, undefined, null), reason: 'jwt' };
-      }
-      // Strip (and, for a verified token, set) the headers RequestAuthentication owns before the
-      // app sees them: a client cannot fake outputPayloadToHeader even without a token.
-      for (const name of outcome.headers.remove) delete req.headers[name];
-      for (const [name, value] of outcome.headers.set) req.headers[name] = value;
-      if (outcome.kind === 'none') return this.authorize(req, snap, peer, undefined, null);
-      if (outcome.target !== req.url) req.url = outcome.target;
-      return this.authorize(req, snap, peer, outcome.claims as Record<string, unknown>, outcome.requestPrincipal);
-    });
+    const outcome = this.jwt.authenticate(rules, { method: req.method ?? 'GET', target: req.url ?? '/', headers, scheme: peer.tls ? 'https' : 'http' });
+    return outcome instanceof Promise ? outcome.then((o) => this.afterJwt(req, snap, peer, o)) : this.afterJwt(req, snap, peer, outcome);
+  }
+
+  private afterJwt(req: InboundRequestLike, snap: Snapshot, peer: Peer, outcome: JwtOutcome): InboundVerdict {
+    if (outcome.kind === 'invalid') {
+      const reply = localReply(outcome.status, outcome.body, { grpc: isGrpcRequest(req.headers['content-type'] as string | undefined), extraHeaders: { 'www-authenticate': outcome.headers['www-authenticate']! } });
+      return { action: 'reply', ...reply, context: this.context(req, peer, undefined, null), reason: 'jwt' };
+    }
+    // Strip (and, for a verified token, set) the headers RequestAuthentication owns before the
+    // app sees them: a client cannot fake outputPayloadToHeader even without a token.
+    for (const name of outcome.headers.remove) delete req.headers[name];
+    for (const [name, value] of outcome.headers.set) req.headers[name] = value;
+    if (outcome.kind === 'none') return this.authorize(req, snap, peer, undefined, null);
+    if (outcome.target !== req.url) req.url = outcome.target;
+    return this.authorize(req, snap, peer, outcome.claims as Record<string, unknown>, outcome.requestPrincipal);
   }
 
   private authorize(req: InboundRequestLike, snap: Snapshot, peer: Peer, claims: Record<string, unknown> | undefined, requestPrincipal: string | null): InboundVerdict {

@@ -18,7 +18,7 @@
 import { Code, MeshError } from '@meshwork/core';
 import { parseDuration, splitSpaceDelimited, type JwtRuleRef } from '@meshwork/policy';
 import { KeySources, type JwtLogger, type KeySource } from './jwt/keys.js';
-import { compileLocations, extractTokens, removeCookies, removeQueryParams, RequestView, type FoundToken, type HeaderBag, type TokenLocations } from './jwt/locations.js';
+import { byCodeUnit, compileLocations, extractTokens, headerValue, removeCookies, removeQueryParams, RequestView, type FoundToken, type HeaderBag, type TokenLocations } from './jwt/locations.js';
 import { httpStatusOf, isSoftFailure, JWT_STATUS_TEXT, type JwtStatusCode } from './jwt/status.js';
 import { audiencesAllowed, checkTime, parseJwt, sanitizeAudience, type ParsedJwt } from './jwt/token.js';
 
@@ -134,6 +134,12 @@ interface Failure {
 
 const NO_CHANGES: JwtHeaderChanges = Object.freeze({ remove: Object.freeze([]) as readonly string[], set: Object.freeze([]) as readonly (readonly [string, string])[] });
 const NONE: JwtNone = Object.freeze({ kind: 'none', headers: NO_CHANGES });
+/** A config list's string elements, empty strings kept (an empty audience is a value, not "no check"). */
+function strList(v: unknown): string[] {
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+}
+
+const NO_FOUND: FoundToken[] = [];
 const MISSED: Failure = Object.freeze({ code: 'JwtMissed', provider: undefined });
 /** Istio always treats these as space-delimited (policy_applier.go: buildSpaceDelimitedClaims). */
 const DEFAULT_SPACE_DELIMITED = ['permission', 'scope'];
@@ -151,21 +157,11 @@ function checkOption(name: string, value: number | undefined, fallback: number, 
   return value;
 }
 
-function header(headers: HeaderBag, name: string): string | undefined {
-  const v = headers[name];
-  return v === undefined || typeof v === 'string' ? v : v.join(',');
-}
-
 /** filter.cc isCorsPreflightRequest: OPTIONS with a non-empty Origin and Access-Control-Request-Method. */
 function isCorsPreflight(req: JwtRequest): boolean {
-  return req.method === 'OPTIONS' && !!header(req.headers, 'origin') && !!header(req.headers, 'access-control-request-method');
+  return req.method === 'OPTIONS' && !!headerValue(req.headers, 'origin') && !!headerValue(req.headers, 'access-control-request-method');
 }
 
-const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-
-function strList(v: unknown): string[] {
-  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
-}
 
 /** authenticator.cc addJWTClaimToHeader: strings as they are, numbers as Envoy prints them, booleans, objects and lists as base64 JSON. */
 function claimHeaderValue(payload: Record<string, unknown>, path: readonly string[]): string | undefined {
@@ -206,7 +202,7 @@ function realmOf(req: JwtRequest): string {
   // out here: it may carry the token itself (access_token), and a 401 must not echo it.
   const q = req.target.indexOf('?');
   const path = (q < 0 ? req.target : req.target.slice(0, q)).slice(0, MAX_REALM_PATH);
-  const host = header(req.headers, 'host') ?? header(req.headers, ':authority') ?? '';
+  const host = headerValue(req.headers, 'host') ?? headerValue(req.headers, ':authority') ?? '';
   return `${req.scheme ?? 'http'}://${host}${path}`.replace(/["\\]/g, (c) => `\\${c}`).replace(INVALID_HEADER_CHARS, '');
 }
 
@@ -246,21 +242,47 @@ export class JwtAuthenticator {
 
   /**
    * Verifies the request's token(s) against the workload's rules with Istio's semantics. Never
-   * throws: a failure inside verification fails the request closed (401).
+   * throws: a failure inside verification fails the request closed (401). Synchronous when no
+   * rule finds a token (the common case for health checks and anonymous calls: no promise);
+   * a Promise when a token must be verified.
    */
-  async authenticate(rules: readonly JwtRuleRef[], req: JwtRequest): Promise<JwtOutcome> {
+  authenticate(rules: readonly JwtRuleRef[], req: JwtRequest): JwtOutcome | Promise<JwtOutcome> {
     if (rules.length === 0 || isCorsPreflight(req)) return NONE;
     try {
-      return await this.run(this.compiled.get(rules) ?? this.compile(rules), req);
-    } catch (err) {
-      // Only the error's class: a message could quote what it failed on.
-      try {
-        this.logger?.warn?.({ error: err instanceof Error ? err.name : typeof err }, 'JWT verification failed internally; the request is rejected');
-      } catch {
-        // A logger that throws must not break the request.
+      const cfg = this.compiledFor(rules);
+      const view = new RequestView(req.headers, req.target);
+      let found: FoundToken[][] | undefined;
+      for (let i = 0; i < cfg.providers.length; i++) {
+        const tokens = extractTokens(cfg.providers[i]!.locations, view);
+        if (tokens.length > 0) (found ??= Array.from({ length: cfg.providers.length }, () => NO_FOUND))[i] = tokens;
       }
-      return this.invalid(req, { code: 'JwtVerificationFail', provider: undefined }, 'internal error during verification');
+      if (!found) return cfg.none;
+      return this.run(cfg, found, view, req).catch((err: unknown) => this.internalFailure(req, err));
+    } catch (err) {
+      return this.internalFailure(req, err);
     }
+  }
+
+  /**
+   * Compiles a snapshot's rules (ordering, token locations, output headers, key sources) ahead
+   * of the first request; the pipeline calls it when a snapshot first serves.
+   */
+  prepare(rules: readonly JwtRuleRef[]): void {
+    this.compiledFor(rules);
+  }
+
+  private compiledFor(rules: readonly JwtRuleRef[]): CompiledRules {
+    return this.compiled.get(rules) ?? this.compile(rules);
+  }
+
+  private internalFailure(req: JwtRequest, err: unknown): JwtInvalid {
+    // Only the error's class: a message could quote what it failed on.
+    try {
+      this.logger?.warn?.({ error: err instanceof Error ? err.name : typeof err }, 'JWT verification failed internally; the request is rejected');
+    } catch {
+      // A logger that throws must not break the request.
+    }
+    return this.invalid(req, { code: 'JwtVerificationFail', provider: undefined }, 'internal error during verification');
   }
 
   /** Stops key fetches in flight; later requests that need keys not yet fetched fail (401). */
@@ -310,14 +332,13 @@ export class JwtAuthenticator {
     return compiled;
   }
 
-  private async run(cfg: CompiledRules, req: JwtRequest): Promise<JwtOutcome> {
-    const view = new RequestView(req.headers, req.target);
+  private async run(cfg: CompiledRules, found: readonly FoundToken[][], view: RequestView, req: JwtRequest): Promise<JwtOutcome> {
     const now = Math.floor(Date.now() / 1000);
     let parsed: Map<string, ParsedJwt | JwtStatusCode> | undefined;
     let results: Failure[] | undefined;
     for (let i = 0; i < cfg.providers.length; i++) {
       const p = cfg.providers[i]!;
-      const tokens = extractTokens(p.locations, view);
+      const tokens = found[i]!;
       if (tokens.length === 0) {
         results?.push(MISSED);
         continue;

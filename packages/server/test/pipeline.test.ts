@@ -70,3 +70,22 @@ spec: {action: DENY, rules: [{}]}
     expect((grpc as { headers: http.IncomingHttpHeaders }).headers['grpc-message']).toBe('RBAC: access denied');
   });
 });
+
+describe('JWT without a token costs no promise', () => {
+  it('authenticate answers synchronously when no rule finds a token, and with a Promise when one does', async () => {
+    const { JwtAuthenticator } = await import('../src/index.js');
+    const { compileSnapshot, loadText } = await import('@meshwork/policy');
+    const rules = compileSnapshot(loadText(jwt, 'jwt.yaml').resources, { namespace: 'foo', labels: {} }).inbound.jwtRules;
+    const auth = new JwtAuthenticator();
+    try {
+      const none = auth.authenticate(rules, { method: 'GET', target: '/', headers: {} });
+      expect(none instanceof Promise).toBe(false);
+      expect(none).toMatchObject({ kind: 'none' });
+      const some = auth.authenticate(rules, { method: 'GET', target: '/', headers: { authorization: 'Bearer a.b.c' } });
+      expect(some instanceof Promise).toBe(true);
+      expect(await some).toMatchObject({ kind: 'invalid', status: 401 });
+    } finally {
+      auth.close();
+    }
+  });
+});

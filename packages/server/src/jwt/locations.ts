@@ -37,11 +37,13 @@ export interface FoundToken {
 const DEFAULT_HEADER: HeaderLocation = Object.freeze({ name: 'authorization', prefix: 'Bearer ' });
 const DEFAULT_PARAM = 'access_token';
 
+/** The string elements of a config list (others and empty strings dropped). */
 function strings(v: unknown): string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string' && x !== '') : [];
 }
 
-const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+/** Sorts as Go and Envoy's ordered maps do: by UTF-16 code unit, not by locale. */
+export const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** The locations of one `jwtRules[]` entry (policy_applier.go: convertToEnvoyJwtConfig; extractor.cc: addProvider). */
 export function compileLocations(rule: Record<string, unknown>): TokenLocations {
@@ -110,6 +112,12 @@ function queryPairs(target: string): { name: string; raw: string }[] {
 /** Request headers by lower-case name, as node:http gives them (arrays only for repeated headers it does not join). */
 export type HeaderBag = Readonly<Record<string, string | readonly string[] | undefined>>;
 
+/** A header's value; repeated values joined with `,` as Envoy's getAllOfHeaderAsString does. */
+export function headerValue(headers: HeaderBag, name: string): string | undefined {
+  const v = headers[name];
+  return v === undefined || typeof v === 'string' ? v : v.join(',');
+}
+
 /** One request's headers and target; the query and the Cookie header are read only when a rule looks there. */
 export class RequestView {
   constructor(
@@ -119,8 +127,7 @@ export class RequestView {
 
   /** A header's value; repeated values joined with `,` as Envoy's getAllOfHeaderAsString does. */
   header(name: string): string | undefined {
-    const v = this.headers[name];
-    return v === undefined || typeof v === 'string' ? v : v.join(',');
+    return headerValue(this.headers, name);
   }
 
   param(name: string): string | undefined {
