@@ -118,11 +118,31 @@ function modeOf(m: any): MtlsMode | 'UNSET' {
   return v === 'STRICT' || v === 'PERMISSIVE' || v === 'DISABLE' ? v : 'UNSET';
 }
 
+/**
+ * The namespace-level PeerAuthentication of each namespace (the root namespace's is the mesh
+ * level): the oldest one without a selector, one per level (authentication.go:
+ * addPeerAuthentication). The server's own composition and auto-mTLS's guess at other
+ * workloads' mode both start from it.
+ */
+export function namespacePeerAuthentications(resources: readonly Resource[]): Map<string, Resource> {
+  const out = new Map<string, Resource>();
+  for (const r of resources.filter((x) => x.kind === 'PeerAuthentication' && !selectorOf(x.spec)).sort(byCreation)) {
+    if (!out.has(r.metadata.namespace)) out.set(r.metadata.namespace, r);
+  }
+  return out;
+}
+
+/** The mode a PeerAuthentication sets, or UNSET (a missing `mtls` block too). */
+export function peerAuthenticationMode(r: Resource | undefined): MtlsMode | 'UNSET' {
+  return r ? modeOf(r.spec?.mtls) : 'UNSET';
+}
+
 /** policy_applier.go: ComposePeerAuthentication. */
 export function composePeerAuthentication(resources: readonly Resource[], w: WorkloadIdentity, mesh: MeshConfig): PeerAuthenticationPolicy {
   const pas = resources.filter((r) => r.kind === 'PeerAuthentication').sort(byCreation);
-  const meshLevel = pas.find((r) => r.metadata.namespace === mesh.rootNamespace && !selectorOf(r.spec));
-  const nsLevel = w.namespace === mesh.rootNamespace ? undefined : pas.find((r) => r.metadata.namespace === w.namespace && !selectorOf(r.spec));
+  const levels = namespacePeerAuthentications(resources);
+  const meshLevel = levels.get(mesh.rootNamespace);
+  const nsLevel = w.namespace === mesh.rootNamespace ? undefined : levels.get(w.namespace);
   // Root-namespace PAs with a selector are ignored in sidecar mode.
   const wlLevel = pas.find((r) => r.metadata.namespace === w.namespace && r.metadata.namespace !== mesh.rootNamespace && selectorOf(r.spec) && labelsMatch(selectorOf(r.spec), w.labels));
   let mode: MtlsMode = 'PERMISSIVE';

@@ -8,7 +8,7 @@ import type { Resource } from '../load/resource.js';
 import { buildRegistry, visibleTo, type MeshService, type Registry } from './registry.js';
 import { compileVirtualService, selectVirtualServices, type CompiledVirtualService } from './virtual-service.js';
 import { DestinationRuleIndex } from './destination-rule.js';
-import { compileInboundSecurity, type InboundSecurity, type MtlsMode } from './security.js';
+import { compileInboundSecurity, namespacePeerAuthentications, peerAuthenticationMode, type InboundSecurity, type MtlsMode } from './security.js';
 import { byCreation, labelsMatch, strMap } from './order.js';
 import { hostMatches, isWildcard } from './hosts.js';
 
@@ -147,19 +147,12 @@ export function compileSnapshot(resources: readonly Resource[], workload: Worklo
   };
 }
 
-/** The oldest selector-less PeerAuthentication per namespace with a mode other than UNSET. */
+/** Namespace- and mesh-level modes other than UNSET, for auto-mTLS (push_context.go: BestEffortInferServiceMTLSMode). */
 function namespaceMtlsModes(resources: readonly Resource[], mesh: MeshConfig): Snapshot['serverMtls'] {
   const namespaces = new Map<string, MtlsMode>();
-  const seen = new Set<string>();
-  for (const r of resources.filter((x) => x.kind === 'PeerAuthentication').sort(byCreation)) {
-    const sel = strMap(r.spec?.selector?.matchLabels);
-    if (sel && Object.keys(sel).length > 0) continue;
-    const ns = r.metadata.namespace;
-    // One policy per level, the oldest (authentication.go: addPeerAuthentication).
-    if (seen.has(ns)) continue;
-    seen.add(ns);
-    const m = r.spec?.mtls?.mode;
-    if (m === 'STRICT' || m === 'PERMISSIVE' || m === 'DISABLE') namespaces.set(ns, m);
+  for (const [ns, r] of namespacePeerAuthentications(resources)) {
+    const m = peerAuthenticationMode(r);
+    if (m !== 'UNSET') namespaces.set(ns, m);
   }
   return { mesh: namespaces.get(mesh.rootNamespace), namespaces };
 }

@@ -2,7 +2,7 @@
  * The public JSON of `meshwork explain` (README: "explain contract"). Fields may be added,
  * never renamed: users and tests rely on them.
  */
-import type { OutboundDecision } from './outbound.js';
+import { outboundNotes, type OutboundDecision } from './outbound.js';
 import type { InboundDecision } from './inbound.js';
 
 export interface ExplainOutbound {
@@ -53,7 +53,7 @@ export function explainOutboundJson(d: OutboundDecision, destinationRuleIds: (st
     match: d.matchIndex,
     rewrite: d.rewrite,
     destinationRules: destinationRuleIds,
-    notes: d.notes,
+    notes: outboundNotes(d),
   };
 }
 

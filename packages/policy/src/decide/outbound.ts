@@ -120,6 +120,13 @@ function firstMatchingRule(vs: CompiledVirtualService, req: OutboundRequest, pat
   return null;
 }
 
+/** Notes for explain: the decision's own, plus why an unknown host passes through or is blocked. */
+export function outboundNotes(d: OutboundDecision): string[] {
+  if (d.action === 'blocked') return [...d.notes, `${d.host} is not in the registry and the outbound policy is REGISTRY_ONLY: 502 (BlackHoleCluster)`];
+  if (d.action === 'passthrough') return [...d.notes, `${d.host} is not in the registry: passed through as-is (ALLOW_ANY, PassthroughCluster), no retries, no timeout`];
+  return d.notes;
+}
+
 /** Decides an outbound request. Allocation-lean: it runs on every request of the data plane. */
 export function decideOutbound(snap: Snapshot, req: OutboundRequest): OutboundDecision {
   const host = hostOfAuthority(req.authority);
@@ -145,8 +152,9 @@ export function decideOutbound(snap: Snapshot, req: OutboundRequest): OutboundDe
   if (!service && !vs) {
     const blocked = snap.outboundTrafficPolicy === 'REGISTRY_ONLY';
     const d = emptyDecision(blocked ? 'blocked' : 'passthrough', host, service);
+    // The "not in the registry" note is written by explain (outboundNotes): this path serves
+    // every request to an external host and builds no strings.
     if (pre) addNote(d, pre);
-    addNote(d, blocked ? `${host} is not in the registry and the outbound policy is REGISTRY_ONLY: 502 (BlackHoleCluster)` : `${host} is not in the registry: passed through as-is (ALLOW_ANY, PassthroughCluster), no retries, no timeout`);
     return d;
   }
 
