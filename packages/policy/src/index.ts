@@ -25,3 +25,4 @@ export * from './compile/cluster-policy.js';
 export * from './compile/upstream-tls.js';
 export * from './decide/local-reply.js';
 export { labelsMatch } from './compile/order.js';
+export * from './wire.js';
