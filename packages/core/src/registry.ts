@@ -3,7 +3,7 @@
  * same Kubernetes Service and WorkloadEntry documents that YAML would hold, so it flows
  * through the one loader, validator and compiler.
  */
-import { loadText, type Resource } from '@meshwork/policy';
+import { loadObjects, type Resource } from '@meshwork/policy';
 
 export interface RegistryEndpoint {
   address: string;
@@ -40,6 +40,6 @@ export function registryResources(services: readonly RegistryService[], file = '
       });
     });
   }
-  // JSON is YAML: one JSON document per YAML document, through the one loader.
-  return loadText(docs.map((d) => JSON.stringify(d)).join('\n---\n'), file).resources;
+  // Through the one loader (and its checks), document i on line i + 1 of `file`.
+  return loadObjects(docs, file).resources;
 }

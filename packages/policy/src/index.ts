@@ -12,6 +12,7 @@ export * from './compile/virtual-service.js';
 export * from './compile/destination-rule.js';
 export * from './compile/security.js';
 export * from './compile/snapshot.js';
+export * from './compile/view.js';
 export * from './decide/path.js';
 export * from './decide/outbound.js';
 export * from './decide/route-plan.js';

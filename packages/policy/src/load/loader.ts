@@ -93,12 +93,52 @@ export function loadText(text: string, file = '<input>', limits: Partial<LoadLim
   return loadBuffer(Buffer.from(text, 'utf8'), file, limits, startOrder);
 }
 
-function loadBuffer(buf: Buffer, file: string, partial: Partial<LoadLimits>, startOrder: number): LoadResult {
+/**
+ * Loads documents that are already plain objects (parsed JSON: a request body, a snapshot
+ * from the control service, a registry built in code) through the same path as `loadText`:
+ * each document is written as JSON — which is YAML — and read back by the one loader, so it
+ * gets the same checks, the same Resource shape and a working `locate()`.
+ *
+ * Positions read as if the documents were written one per line (JSON Lines): document `i`
+ * (0-based) is on line `i + 1` of `file`, and columns count within its JSON text. A
+ * document that is not an object (null, a list, a number...) or cannot be written as JSON
+ * (a BigInt, a cycle) gets an `error` diagnostic on its line and yields no resource. The
+ * load limits (size, depth) apply to each document, not to the whole list.
+ *
+ * @example
+ * const { resources } = loadObjects([{ apiVersion: 'v1', kind: 'Service', metadata: { name: 'reviews' }, spec: {} }]);
+ */
+export function loadObjects(docs: readonly unknown[], file = '<objects>', startOrder = 0): LoadResult {
+  const resources: Resource[] = [];
+  const diagnostics: Diagnostic[] = [];
+  docs.forEach((doc, i) => {
+    const line = i + 1;
+    if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
+      const what = doc === null || doc === undefined ? String(doc) : Array.isArray(doc) ? 'a list' : `a ${typeof doc}`;
+      diagnostics.push({ severity: 'error', code: 'yaml', file, line, column: 1, message: `document ${line} is ${what}, not a Kubernetes object`, fix: 'each document needs apiVersion, kind, metadata and spec' });
+      return;
+    }
+    let text: string;
+    try {
+      text = JSON.stringify(doc);
+    } catch (e) {
+      diagnostics.push({ severity: 'error', code: 'yaml', file, line, column: 1, message: `document ${line} cannot be written as JSON: ${firstLine((e as Error).message)}`, fix: 'pass plain data (objects, lists, strings, numbers, booleans, null)' });
+      return;
+    }
+    const r = loadBuffer(Buffer.from(text, 'utf8'), file, {}, startOrder + resources.length, i);
+    resources.push(...r.resources);
+    for (const d of r.diagnostics) diagnostics.push(d.line === undefined ? { ...d, line, column: 1 } : d);
+  });
+  return { resources, diagnostics, files: [file] };
+}
+
+/** `lineOffset`: lines before this text in `file` (loadObjects puts document i on line i + 1). */
+function loadBuffer(buf: Buffer, file: string, partial: Partial<LoadLimits>, startOrder: number, lineOffset = 0): LoadResult {
   const limits = { ...DEFAULT_LIMITS, ...partial };
   const diagnostics: Diagnostic[] = [];
   const resources: Resource[] = [];
   const fail = (message: string, fix?: string, line?: number, column?: number): LoadResult => {
-    diagnostics.push({ severity: 'error', code: 'yaml', file, line, column, message, fix });
+    diagnostics.push({ severity: 'error', code: 'yaml', file, line: line === undefined ? undefined : line + lineOffset, column, message, fix });
     return { resources, diagnostics, files: [file] };
   };
   if (buf.length > limits.maxFileBytes) {
@@ -132,7 +172,7 @@ function loadBuffer(buf: Buffer, file: string, partial: Partial<LoadLimits>, sta
   }
   const pos = (offset: number): { line: number; column: number } => {
     const p = lineCounter.linePos(offset);
-    return { line: p.line, column: p.col };
+    return { line: p.line + lineOffset, column: p.col };
   };
 
   let order = startOrder;
