@@ -4,11 +4,12 @@
  * agent does (`SECRET_GRACE_PERIOD_RATIO` 0.5 with ±1 % jitter). Each rotation makes a new key.
  */
 import type { CertificateSigner } from './ca.js';
+import { verifyChain } from './certificate.js';
 import { SECRET_GRACE_PERIOD_RATIO, SECRET_GRACE_PERIOD_RATIO_JITTER } from './defaults.js';
 import { IdentityError, messageOf } from './errors.js';
 import { issueIdentity } from './issue.js';
 import type { KeyType } from './keys.js';
-import { Listeners, type Disposable, type IdentityMaterial, type IdentitySource, type IdentitySourceEvents } from './source.js';
+import { Listeners, material, type Disposable, type IdentityMaterial, type IdentitySource, type IdentitySourceEvents } from './source.js';
 import { formatSpiffeId, parseSpiffeId, type SpiffeIdParts } from './spiffe.js';
 
 /** Timers and clock a source uses; inject them in tests to rotate without waiting. */
@@ -39,6 +40,13 @@ export interface CaIdentitySourceOptions {
   clock?: SourceClock;
   /** Random source in [0, 1) for the jitter; for tests. */
   random?: () => number;
+  /**
+   * A certificate kept from an earlier run (a workload's disk cache): when it carries
+   * `spiffeId` and is still valid, the source starts with it at once, without asking the
+   * signer, and rotates it when due (at once if its half-life has passed). A signer that is
+   * away then only delays the rotation: the cached certificate keeps serving.
+   */
+  initial?: IdentityMaterial | undefined;
 }
 
 /** An {@link IdentitySource} fed by a signer. */
@@ -80,8 +88,22 @@ export async function createCaIdentitySource(options: CaIdentitySourceOptions): 
   if (!(ratio > 0 && ratio < 1)) throw new IdentityError(`gracePeriodRatio must be between 0 and 1 (exclusive), got ${ratio}`, { reason: 'invalid_option' });
   if (!(jitter >= 0 && jitter < ratio && ratio + jitter < 1)) throw new IdentityError(`gracePeriodJitter must be >= 0 and keep the ratio inside (0, 1), got ${jitter}`, { reason: 'invalid_option' });
   const source = new SignedSource(options, spiffeId, ratio, jitter);
+  const initial = options.initial;
+  if (initial && initial.spiffeId === spiffeId && usable(initial, (options.clock ?? realClock).now())) {
+    source.adopt(material(initial));
+    return source;
+  }
   await source.rotateNow();
   return source;
+}
+
+/** A kept certificate is used only if it still chains to its roots, is valid now and names its SPIFFE ID. */
+function usable(m: IdentityMaterial, now: number): boolean {
+  try {
+    return verifyChain(m.certChainPem, m.rootsPem, { at: now }).spiffeId === m.spiffeId;
+  } catch {
+    return false;
+  }
 }
 
 class SignedSource implements CaIdentitySource {
@@ -120,6 +142,12 @@ class SignedSource implements CaIdentitySource {
 
   on<E extends keyof IdentitySourceEvents>(event: E, listener: IdentitySourceEvents[E]): Disposable {
     return this.#listeners.on(event, listener);
+  }
+
+  /** Starts from material issued earlier; rotation follows its own schedule. */
+  adopt(m: IdentityMaterial): void {
+    this.#material = m;
+    this.#schedule(this.#rotationTime(m));
   }
 
   rotateNow(): Promise<IdentityMaterial> {

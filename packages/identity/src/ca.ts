@@ -5,6 +5,7 @@
  */
 import { X509Certificate, randomBytes, type KeyObject, type webcrypto } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { walkChain } from './certificate.js';
 import { verifyCsr } from './csr.js';
@@ -116,6 +117,37 @@ export interface IntermediateOptions {
   /** Default one year, never past the issuing CA's own notAfter. */
   ttlMs?: number;
   keyType?: KeyType;
+}
+
+/** Options of {@link CertificateAuthority.issueServerCertificate}. */
+export interface ServerCertificateOptions {
+  /**
+   * The DNS names and IP addresses clients reach the server by, e.g. `['localhost', '127.0.0.1',
+   * '::1', 'control.example.com']`. At least one; duplicates are dropped, DNS names lower-cased.
+   */
+  hosts: readonly string[];
+  /** Lifetime (default the CA's `defaultTtlMs`, 24 h); capped at `maxTtlMs` and at the CA certificate's notAfter. */
+  ttlMs?: number | undefined;
+  /** Key type of the new key (default ECDSA P-256). */
+  keyType?: KeyType | undefined;
+}
+
+/** A TLS server certificate for host names, with its new key. Prints `keyPem` as `[redacted]`. */
+export interface ServerCertificate {
+  /** The new certificate alone. */
+  certPem: string;
+  /** The certificate, then the intermediates (what `tls` takes as `cert`). */
+  certChainPem: string;
+  /** The private key (PKCS#8), made for this certificate. */
+  keyPem: string;
+  /** The trust bundle clients verify the chain with. */
+  rootsPem: readonly string[];
+  dnsNames: readonly string[];
+  ipAddresses: readonly string[];
+  /** Hex, upper case. */
+  serialNumber: string;
+  notBefore: Date;
+  notAfter: Date;
 }
 
 interface CaState {
@@ -321,35 +353,87 @@ export class CertificateAuthority implements CertificateSigner {
     }
     const csr = await verifyCsr(csrPem);
     const { notBefore, notAfter } = this.#window(request);
-    const { x509, issuer, signingKey, aki } = await this.#prepare();
-    const publicKey = new x509.PublicKey(csr.publicKey.export({ type: 'spki', format: 'der' }));
-    const serial = randomSerial();
-    const leaf = await x509.X509CertificateGenerator.create({
-      serialNumber: serial,
+    const x509 = await x509Lib();
+    const leaf = await this.#issueLeaf({
+      publicKeyDer: csr.publicKey.export({ type: 'spki', format: 'der' }),
       // An empty subject, as Istio issues: the identity is the SAN, which is then critical (RFC 5280 §4.2.1.6).
       subject: '',
-      issuer,
+      sans: [{ type: 'url', value: request.spiffeId }],
+      extendedKeyUsages: [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth],
       notBefore,
       notAfter,
+    });
+    return { ...leaf, spiffeId: request.spiffeId };
+  }
+
+  /**
+   * Makes a key and a TLS server certificate for host names and IP addresses (not a mesh
+   * identity): e.g. the control service's own HTTPS certificate, which CLIs and SDKs verify
+   * against this CA's trust bundle like any HTTPS client (host-name checking, not secure
+   * naming). Subject `CN=<first host>`, the DNS and IP SANs, keyUsage digitalSignature +
+   * keyEncipherment, extKeyUsage serverAuth only, CA:FALSE, a random serial, notBefore 2
+   * minutes in the past.
+   *
+   * @example
+   * ```ts
+   * const c = await ca.issueServerCertificate({ hosts: ['localhost', '127.0.0.1', '::1'] });
+   * https.createServer({ key: c.keyPem, cert: c.certChainPem }, handler);
+   * // clients: https.request({ ca: ca.rootsPem, ... })
+   * ```
+   */
+  async issueServerCertificate(options: ServerCertificateOptions): Promise<ServerCertificate> {
+    const { dnsNames, ipAddresses } = serverNames(options?.hosts);
+    const { notBefore, notAfter } = this.#window({ ttlMs: options.ttlMs });
+    const key = await generateWorkloadKey(options.keyType ?? DEFAULT_KEY_TYPE);
+    const x509 = await x509Lib();
+    const leaf = await this.#issueLeaf({
+      publicKeyDer: key.publicKey.export({ type: 'spki', format: 'der' }),
+      subject: `CN=${dnsNames[0] ?? ipAddresses[0]!}`,
+      sans: [...dnsNames.map((value) => ({ type: 'dns' as const, value })), ...ipAddresses.map((value) => ({ type: 'ip' as const, value }))],
+      extendedKeyUsages: [x509.ExtendedKeyUsage.serverAuth],
+      notBefore,
+      notAfter,
+    });
+    return redactKeyPem({ ...leaf, keyPem: key.keyPem, dnsNames, ipAddresses }, 'keyPem');
+  }
+
+  /** One end-entity certificate signed by this CA, with the extensions both kinds share. */
+  async #issueLeaf(leaf: {
+    publicKeyDer: Buffer;
+    subject: string;
+    sans: { type: 'url' | 'dns' | 'ip'; value: string }[];
+    extendedKeyUsages: string[];
+    notBefore: Date;
+    notAfter: Date;
+  }): Promise<SignerResult & { certPem: string; serialNumber: string; notBefore: Date; notAfter: Date }> {
+    const s = this.#s;
+    const { x509, issuer, signingKey, aki } = await this.#prepare();
+    const publicKey = new x509.PublicKey(leaf.publicKeyDer);
+    const cert = await x509.X509CertificateGenerator.create({
+      serialNumber: randomSerial(),
+      subject: leaf.subject,
+      issuer,
+      notBefore: leaf.notBefore,
+      notAfter: leaf.notAfter,
       publicKey,
       signingKey,
       signingAlgorithm: signingAlgorithm(s.caKey),
       extensions: [
-        new x509.SubjectAlternativeNameExtension([{ type: 'url', value: request.spiffeId }], true),
+        // RFC 5280 §4.2.1.6: the SAN is critical when the subject is empty.
+        new x509.SubjectAlternativeNameExtension(leaf.sans, leaf.subject === ''),
         new x509.BasicConstraintsExtension(false, undefined, true),
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
+        new x509.ExtendedKeyUsageExtension(leaf.extendedKeyUsages),
         aki,
         await x509.SubjectKeyIdentifierExtension.create(publicKey, false, nodeWebCrypto),
       ],
     }, nodeWebCrypto);
-    const certPem = leaf.toString('pem') + '\n';
+    const certPem = cert.toString('pem') + '\n';
     const parsed = new X509Certificate(certPem);
     return {
       certPem,
       certChainPem: certPem + s.chainPem,
       rootsPem: s.bundle.rootsPem,
-      spiffeId: request.spiffeId,
       serialNumber: parsed.serialNumber,
       notBefore: new Date(parsed.validFrom),
       notAfter: new Date(parsed.validTo),
@@ -402,7 +486,7 @@ export class CertificateAuthority implements CertificateSigner {
     return this.#prepared;
   }
 
-  #window(request: SignRequest): { notBefore: Date; notAfter: Date } {
+  #window(request: Omit<SignRequest, 'spiffeId'>): { notBefore: Date; notAfter: Date } {
     const s = this.#s;
     const now = s.now();
     const ttl = positive('ttlMs', request.ttlMs, s.defaultTtlMs);
@@ -435,6 +519,32 @@ async function authorityKeyId(x509: X509, ca: InstanceType<X509['X509Certificate
   const ski = ca.getExtension(x509.SubjectKeyIdentifierExtension);
   if (ski) return new x509.AuthorityKeyIdentifierExtension(ski.keyId);
   return x509.AuthorityKeyIdentifierExtension.create(ca.publicKey, false, nodeWebCrypto);
+}
+
+// RFC 1123 host names: labels of letters, digits and '-', not starting or ending with '-'.
+const DNS_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+/** Splits a server certificate's hosts into DNS names and IP addresses, refusing anything else. */
+function serverNames(hosts: readonly string[] | undefined): { dnsNames: string[]; ipAddresses: string[] } {
+  if (!Array.isArray(hosts) || hosts.length === 0) {
+    throw new IdentityError('a server certificate needs at least one host: a DNS name or an IP address (e.g. hosts: [\'localhost\', \'127.0.0.1\'])', { reason: 'invalid_option' });
+  }
+  const dnsNames: string[] = [];
+  const ipAddresses: string[] = [];
+  for (const h of hosts) {
+    if (typeof h !== 'string') throw new IdentityError(`a host must be a string, got ${typeof h}`, { reason: 'invalid_option' });
+    const ip = h.startsWith('[') && h.endsWith(']') ? h.slice(1, -1) : h;
+    if (isIP(ip) !== 0) {
+      if (!ipAddresses.includes(ip)) ipAddresses.push(ip);
+      continue;
+    }
+    const name = h.toLowerCase().replace(/\.$/, '');
+    if (!DNS_NAME.test(name)) {
+      throw new IdentityError(`${JSON.stringify(h.slice(0, 100))} is neither an IP address nor a DNS name (letters, digits, "-" and "."); a server certificate names the hosts clients connect to`, { reason: 'invalid_option' });
+    }
+    if (!dnsNames.includes(name)) dnsNames.push(name);
+  }
+  return { dnsNames, ipAddresses };
 }
 
 async function makeRoot(options: SelfSignedCaOptions): Promise<CaCertsFiles> {

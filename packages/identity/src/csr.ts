@@ -31,6 +31,9 @@ export async function createCsr(privateKey: KeyObject | string, spiffeId: string
   return csr.toString('pem');
 }
 
+/** @peculiar/x509's general-name types, labelled as OpenSSL prints them. */
+const SAN_LABELS: Record<string, string> = { dns: 'DNS', ip: 'IP Address', email: 'email', dn: 'DirName', guid: 'GUID', upn: 'UPN', id: 'Registered ID' };
+
 /** A CSR whose signature has been checked: the public key it carries, and what it asked for. */
 export interface VerifiedCsr {
   publicKey: KeyObject;
@@ -38,6 +41,12 @@ export interface VerifiedCsr {
   subject: string;
   /** The URI SANs the CSR asked for (informational: the CA ignores them). */
   requestedUris: string[];
+  /**
+   * Every other SAN the CSR asked for, as OpenSSL prints them (`DNS:api.example`,
+   * `IP Address:10.0.0.1`, `email:a@b.example`, ...), so a service in front of the CA can refuse
+   * a request for names a workload certificate never carries (the CA ignores them).
+   */
+  requestedOtherNames: string[];
 }
 
 /**
@@ -74,8 +83,12 @@ export async function verifyCsr(csrPem: string): Promise<VerifiedCsr> {
   if (!ok) throw new IdentityError('CSR: its signature does not verify with its own public key (the requester does not hold the key, or the CSR was altered)', { reason: 'invalid_csr' });
   const san = csr.getExtension('2.5.29.17');
   const requestedUris: string[] = [];
+  const requestedOtherNames: string[] = [];
   if (san instanceof x509.SubjectAlternativeNameExtension) {
-    for (const n of san.names.items) if (n.type === 'url') requestedUris.push(n.value);
+    for (const n of san.names.items) {
+      if (n.type === 'url') requestedUris.push(n.value);
+      else requestedOtherNames.push(`${SAN_LABELS[n.type] ?? n.type}:${n.value}`);
+    }
   }
-  return { publicKey, subject: csr.subject, requestedUris };
+  return { publicKey, subject: csr.subject, requestedUris, requestedOtherNames };
 }

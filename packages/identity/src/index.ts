@@ -14,14 +14,14 @@ export { joinPem, splitPem, subjectAltNames } from './pem.js';
 export { TrustBundle } from './trust-bundle.js';
 export {
   CA_CERTS_FILES, CertificateAuthority, writeCaCerts, type CaCertsFiles, type CertificateAuthorityOptions, type CertificateSigner,
-  type IntermediateOptions, type SelfSignedCaOptions, type SignedCertificate, type SignerResult, type SignRequest,
+  type IntermediateOptions, type SelfSignedCaOptions, type ServerCertificate, type ServerCertificateOptions, type SignedCertificate, type SignerResult, type SignRequest,
 } from './ca.js';
 export { issueIdentity, writeIdentityFiles, type IssueIdentityOptions } from './issue.js';
 export type { Disposable, IdentityMaterial, IdentitySource, IdentitySourceEvents } from './source.js';
 export { createCaIdentitySource, type CaIdentitySource, type CaIdentitySourceOptions, type SourceClock } from './ca-source.js';
 export { createFileIdentitySource, WORKLOAD_CERT_FILES, type FileIdentitySource, type FileIdentitySourceOptions } from './file-source.js';
 export {
-  bindServerIdentity, clientTlsOptions, peerSpiffeId, secureContextOptions, serverTlsOptions, verifySecureNaming,
+  bindServerIdentity, clientTlsOptions, peerSpiffeId, secureContextOptions, serverTlsOptions, serverTlsSettings, verifySecureNaming,
   type ClientTlsOptions, type ServerTlsOptions,
 } from './tls.js';
 export {

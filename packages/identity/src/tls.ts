@@ -63,8 +63,17 @@ export function secureContextOptions(m: IdentityMaterial): SecureContextOptions 
  * ```
  */
 export function serverTlsOptions(m: IdentityMaterial, options: ServerTlsOptions = {}): TlsOptions {
+  return { ...secureContextOptions(m), ...serverTlsSettings(options) };
+}
+
+/**
+ * The part of {@link serverTlsOptions} that is not the secure context: client certificates
+ * requested and required, Istio's ALPN. A server created before its first certificate exists
+ * (it comes later through `setSecureContext`) needs these at creation, since
+ * `setSecureContext` does not change them.
+ */
+export function serverTlsSettings(options: ServerTlsOptions = {}): TlsOptions {
   return {
-    ...secureContextOptions(m),
     requestCert: options.requestCert ?? true,
     rejectUnauthorized: options.rejectUnauthorized ?? true,
     ALPNProtocols: [...(options.alpnProtocols ?? MESH_ALPN)],

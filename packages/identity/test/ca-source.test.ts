@@ -6,7 +6,7 @@ import { X509Certificate } from 'node:crypto';
 import { inspect } from 'node:util';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import {
-  CertificateAuthority, IdentityError, createCaIdentitySource, type CertificateSigner, type IdentityMaterial, type SourceClock,
+  CertificateAuthority, IdentityError, createCaIdentitySource, issueIdentity, type CertificateSigner, type IdentityMaterial, type SourceClock,
 } from '../src/index.js';
 
 const REVIEWS = 'spiffe://cluster.local/ns/default/sa/reviews';
@@ -208,6 +208,55 @@ describe('rotation', () => {
       await source.close();
     } finally {
       spy.mockRestore();
+    }
+  });
+});
+
+describe('createCaIdentitySource with a kept certificate (initial)', () => {
+  const failing: CertificateSigner = { sign: async () => { throw new Error('the control service is away'); } };
+
+  it('starts from a valid kept certificate without asking the signer, and rotates it when due', async () => {
+    const kept = (await createCaIdentitySource({ signer: ca, spiffeId: REVIEWS })).current();
+    const clock = new ManualClock();
+    const sign = vi.fn(ca.sign.bind(ca));
+    const source = await createCaIdentitySource({ signer: { sign }, spiffeId: REVIEWS, initial: kept, clock, random: () => 0.5 });
+    expect(sign).not.toHaveBeenCalled();
+    expect(source.current().certChainPem).toBe(kept.certChainPem);
+    // Rotation due at half-life of the kept certificate.
+    const due = clock.pending().at;
+    expect(due).toBe(Math.round(+kept.notAfter - 0.5 * (+kept.notAfter - +kept.notBefore)));
+    const changed = nextChange(source);
+    clock.fire();
+    const next = await changed;
+    expect(sign).toHaveBeenCalledTimes(1);
+    expect(next.certChainPem).not.toBe(kept.certChainPem);
+    await source.close();
+  });
+
+  it('keeps serving the kept certificate while the signer is away', async () => {
+    const kept = (await createCaIdentitySource({ signer: ca, spiffeId: REVIEWS })).current();
+    const clock = new ManualClock();
+    clock.t = +kept.notAfter - 60_000; // past half-life: rotation due at once
+    const source = await createCaIdentitySource({ signer: failing, spiffeId: REVIEWS, initial: kept, clock });
+    const errors: IdentityError[] = [];
+    source.on('error', (e) => errors.push(e));
+    clock.fire();
+    await vi.waitFor(() => expect(errors.length).toBe(1));
+    expect(source.current().certChainPem).toBe(kept.certChainPem);
+    await source.close();
+  });
+
+  it('ignores a kept certificate that is expired, of another identity, or not from its roots', async () => {
+    const kept = (await createCaIdentitySource({ signer: ca, spiffeId: REVIEWS })).current();
+    const expired = await issueIdentity(ca, { spiffeId: REVIEWS, notBefore: new Date(Date.now() - 2 * DAY), notAfter: new Date(Date.now() - DAY) });
+    const other = await CertificateAuthority.selfSigned();
+    const cases: IdentityMaterial[] = [expired, { ...kept, spiffeId: 'spiffe://cluster.local/ns/default/sa/ratings' }, { ...kept, rootsPem: other.rootsPem }];
+    for (const initial of cases) {
+      const sign = vi.fn(ca.sign.bind(ca));
+      const source = await createCaIdentitySource({ signer: { sign }, spiffeId: REVIEWS, initial, clock: new ManualClock() });
+      expect(sign).toHaveBeenCalledTimes(1);
+      expect(source.current().certChainPem).not.toBe(initial.certChainPem);
+      await source.close();
     }
   });
 });

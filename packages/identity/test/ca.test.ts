@@ -9,7 +9,8 @@ import {
   splitPem, verifyChain, verifyCsr, writeCaCerts,
 } from '../src/index.js';
 import { x509Lib } from '../src/x509-lib.js';
-import { tempDir } from './support.js';
+import { request, startServer, success, failure, tempDir } from './support.js';
+import { inspect } from 'node:util';
 
 const REVIEWS = 'spiffe://cluster.local/ns/default/sa/reviews';
 const MINUTE = 60_000;
@@ -92,6 +93,7 @@ describe('signing', () => {
     const asked = await verifyCsr(csr.toString('pem'));
     expect(asked.subject).toBe('CN=admin, O=evil');
     expect(asked.requestedUris).toEqual(['spiffe://cluster.local/ns/istio-system/sa/admin']);
+    expect(asked.requestedOtherNames).toEqual(['DNS:evil.example']);
 
     const cert = await ca.sign(csr.toString('pem'), { spiffeId: REVIEWS });
     const leaf = new X509Certificate(cert.certPem);
@@ -187,6 +189,55 @@ describe('signing', () => {
     expect([rsaKey.privateKey.asymmetricKeyType, rsaKey.privateKey.asymmetricKeyDetails?.modulusLength]).toEqual(['rsa', 2048]);
     expect(rsaKey.keyPem).toMatch(/^-----BEGIN PRIVATE KEY-----/);
     await expect(generateWorkloadKey('dsa' as never)).rejects.toThrow(/use 'ecdsa-p256' \(default\) or 'rsa-2048'/);
+  });
+});
+
+describe('server certificates (host names, not mesh identities)', () => {
+  it('makes a key and a certificate for DNS names and IP addresses: CN = first host, serverAuth only, CA:FALSE, chained to the CA', async () => {
+    const now = Date.parse('2030-01-01T00:00:00Z');
+    const ca = await CertificateAuthority.selfSigned({ now: () => now });
+    const c = await ca.issueServerCertificate({ hosts: ['LocalHost', '127.0.0.1', '[::1]', 'control.example.com', 'localhost.', '127.0.0.1'] });
+    expect(c.dnsNames).toEqual(['localhost', 'control.example.com']);
+    expect(c.ipAddresses).toEqual(['127.0.0.1', '::1']);
+    const leaf = new X509Certificate(c.certPem);
+    expect(leaf.subjectAltName).toBe('DNS:localhost, DNS:control.example.com, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1');
+    expect(leaf.subject).toBe('CN=localhost');
+    expect(leaf.ca).toBe(false);
+    expect(leaf.checkPrivateKey((await import('node:crypto')).createPrivateKey(c.keyPem))).toBe(true);
+    expect(leaf.checkHost('localhost')).toBe('localhost');
+    expect(leaf.checkIP('::1')).toBe('::1');
+    const x509 = await x509Lib();
+    const parsed = new x509.X509Certificate(c.certPem);
+    expect(parsed.getExtension(x509.ExtendedKeyUsageExtension)!.usages).toEqual([x509.ExtendedKeyUsage.serverAuth]);
+    expect(parsed.getExtension(x509.SubjectAlternativeNameExtension)!.critical).toBe(false);
+    expect(verifyChain(c.certChainPem, ca.rootsPem, { at: now }).spiffeId).toBeUndefined();
+    // 24 h by default, from 2 minutes in the past; capped like workload certificates.
+    expect(+c.notAfter - now).toBe(DAY);
+    expect(+c.notBefore).toBe(now - 2 * MINUTE);
+    expect(+(await ca.issueServerCertificate({ hosts: ['localhost'], ttlMs: 400 * DAY })).notAfter - now).toBe(90 * DAY);
+    // The key prints as [redacted].
+    expect(inspect(c)).not.toContain('PRIVATE KEY');
+    expect(JSON.stringify(c)).not.toContain('PRIVATE KEY');
+    expect(c.keyPem).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+  });
+
+  it('serves HTTPS that a client trusting the CA accepts by host name, and that a client trusting another root refuses', async () => {
+    const ca = await CertificateAuthority.selfSigned();
+    const c = await ca.issueServerCertificate({ hosts: ['localhost', '127.0.0.1'] });
+    const { port } = await startServer({ key: c.keyPem, cert: c.certChainPem });
+    expect(success(await request(port, { ca: [...ca.rootsPem] })).status).toBe(200);
+    expect(success(await request(port, { ca: [...ca.rootsPem], servername: 'localhost' })).status).toBe(200);
+    expect(failure(await request(port, { ca: [...ca.rootsPem], servername: 'elsewhere.example' })).code).toBe('ERR_TLS_CERT_ALTNAME_INVALID');
+    const other = await CertificateAuthority.selfSigned();
+    expect(failure(await request(port, { ca: [...other.rootsPem] })).code).toBe('UNABLE_TO_VERIFY_LEAF_SIGNATURE');
+  });
+
+  it('refuses hosts that are neither DNS names nor IP addresses, and an empty list', async () => {
+    const ca = await CertificateAuthority.selfSigned();
+    for (const hosts of [[], ['bad host'], ['-x.example'], ['spiffe://cluster.local/ns/a/sa/b'], ['a'.repeat(64) + '.example']]) {
+      const e = await rejects(ca.issueServerCertificate({ hosts }));
+      expect(e.reason).toBe('invalid_option');
+    }
   });
 });
 
