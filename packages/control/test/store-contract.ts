@@ -4,7 +4,7 @@ import { StoreError, type ControlStore, type ResourceDoc, type WorkloadInput } f
 /** What a store implementation gives the contract. */
 export interface StoreHarness {
   /** Opens a handle; when `shared`, every call opens another handle on the same data. */
-  open(options?: { historyRevisions?: number }): Promise<ControlStore>;
+  open(options?: { historyRevisions?: number; now?: () => number }): Promise<ControlStore>;
   /** True for a durable backend: reopen and two concurrent handles are tested. */
   shared: boolean;
 }
@@ -46,7 +46,7 @@ async function rejects(p: Promise<unknown>): Promise<StoreError> {
  */
 export function storeContract(name: string, setup: () => Promise<StoreHarness>): void {
   describe(`store contract: ${name}`, () => {
-    async function fresh(options?: { historyRevisions?: number }) {
+    async function fresh(options?: { historyRevisions?: number; now?: () => number }) {
       const h = await setup();
       return { h, store: await h.open(options) };
     }
@@ -90,6 +90,72 @@ export function storeContract(name: string, setup: () => Promise<StoreHarness>):
       expect(c.results[0]).toMatchObject({ status: 'configured', generation: 2 });
       expect(c.revision).toBeGreaterThan(b.revision);
       expect((await store.get(key('reviews')))?.metadata.labels).toEqual({ team: 'books' });
+      await store.close();
+    });
+
+    it('sets metadata.creationTimestamp (RFC 3339, whole seconds, from its clock) when it creates an object without one', async () => {
+      const clock = { now: Date.parse('2030-05-01T12:00:00.750Z') };
+      const { store } = await fresh({ now: () => clock.now });
+      const res = await store.applyBatch([vs('reviews')]);
+      const got = await store.get(key('reviews'));
+      expect(got?.metadata.creationTimestamp).toBe('2030-05-01T12:00:00Z');
+      const feed = await store.changesSince(res.revision - 1);
+      const put = feed.changes[0]!;
+      expect(put.type === 'resource' && put.op === 'put' && put.resource.metadata.creationTimestamp).toBe('2030-05-01T12:00:00Z');
+      await store.close();
+    });
+
+    it('keeps the stored creationTimestamp when a later document has none: an unchanged re-apply stays unchanged, a change keeps it', async () => {
+      const clock = { now: Date.parse('2030-05-01T12:00:00Z') };
+      const { store } = await fresh({ now: () => clock.now });
+      const first = await store.applyBatch([vs('reviews')]);
+      clock.now += 3_600_000;
+      const again = await store.applyBatch([vs('reviews')]);
+      expect(again.results[0]).toMatchObject({ status: 'unchanged', resourceVersion: String(first.revision) });
+      expect(again.revision).toBe(first.revision);
+      // A document that echoes the stored value back (kubectl get -o yaml | kubectl apply) is unchanged too.
+      const echoed = vs('reviews');
+      echoed.metadata.creationTimestamp = '2030-05-01T12:00:00Z';
+      expect((await store.applyBatch([echoed])).results[0]!.status).toBe('unchanged');
+      const changed = await store.applyBatch([vs('reviews', 'reviews.other.svc.cluster.local')]);
+      expect(changed.results[0]).toMatchObject({ status: 'configured', generation: 2 });
+      expect((await store.get(key('reviews')))?.metadata.creationTimestamp).toBe('2030-05-01T12:00:00Z');
+      // Deleted and created again: a new object, a new time.
+      await store.deleteBatch([key('reviews')]);
+      await store.applyBatch([vs('reviews')]);
+      expect((await store.get(key('reviews')))?.metadata.creationTimestamp).toBe('2030-05-01T13:00:00Z');
+      await store.close();
+    });
+
+    it('keeps a creationTimestamp the document carries; changing it is a metadata change (new resourceVersion, same generation)', async () => {
+      const { store } = await fresh({ now: () => Date.parse('2030-05-01T12:00:00Z') });
+      const given = vs('reviews');
+      given.metadata.creationTimestamp = '2021-01-02T03:04:05Z';
+      const a = await store.applyBatch([given, vs('ratings')]);
+      expect((await store.get(key('reviews')))?.metadata.creationTimestamp).toBe('2021-01-02T03:04:05Z');
+      expect((await store.get(key('ratings')))?.metadata.creationTimestamp).toBe('2030-05-01T12:00:00Z');
+      expect((await store.applyBatch([vs('reviews')])).results[0]!.status).toBe('unchanged');
+      const older = vs('reviews');
+      older.metadata.creationTimestamp = '2020-01-01T00:00:00Z';
+      const b = await store.applyBatch([older]);
+      expect(b.results[0]).toMatchObject({ status: 'configured', generation: 1 });
+      expect(b.revision).toBeGreaterThan(a.revision);
+      expect((await store.get(key('reviews')))?.metadata.creationTimestamp).toBe('2020-01-01T00:00:00Z');
+      await store.close();
+    });
+
+    it('refuses a creationTimestamp that is not an RFC 3339 time, and changes nothing', async () => {
+      const { store } = await fresh();
+      const rev = await store.revision();
+      for (const bad of ['yesterday', '2021-01-02', 1_700_000_000, '2021-13-45T99:00:00Z']) {
+        const doc = vs('reviews');
+        doc.metadata.creationTimestamp = bad as string;
+        const e = await rejects(store.applyBatch([vs('ok'), doc]));
+        expect(e.reason).toBe('invalid');
+        expect(e.message).toContain('metadata.creationTimestamp');
+      }
+      expect(await store.list()).toEqual([]);
+      expect(await store.revision()).toBe(rev);
       await store.close();
     });
 

@@ -77,6 +77,27 @@ describe('sqlite store on disk', () => {
     expect(message).toContain(`version ${SCHEMA_VERSION} this build`);
   });
 
+  it('migrates a schema-1 store: resources without creationTimestamp get one, and re-applying them stays unchanged', async () => {
+    const dataDir = tempDir();
+    const store = await openSqliteStore({ dataDir });
+    const first = await store.applyBatch([vs('a')]);
+    await store.close();
+    // What a schema-1 database held: no creationTimestamp.
+    const db = new DatabaseSync(join(dataDir, SQLITE_FILE));
+    db.exec(`UPDATE resources SET doc = json_remove(doc, '$.metadata.creationTimestamp'); UPDATE schema_version SET version = 1`);
+    db.close();
+    const before = Date.now();
+    const again = await openSqliteStore({ dataDir });
+    const stamp = (await again.get({ kind: 'VirtualService', namespace: 'default', name: 'a' }))?.metadata.creationTimestamp;
+    expect(stamp).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
+    expect(Date.parse(stamp!)).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000);
+    expect((await again.applyBatch([vs('a')])).results[0]).toMatchObject({ status: 'unchanged', resourceVersion: String(first.revision) });
+    await again.close();
+    const check = new DatabaseSync(join(dataDir, SQLITE_FILE));
+    expect(check.prepare('SELECT version FROM schema_version').all()).toEqual([{ version: SCHEMA_VERSION }]);
+    check.close();
+  });
+
   it('a failure inside the transaction after the first inserts leaves nothing half-applied', async () => {
     const dataDir = tempDir();
     const store = await openSqliteStore({ dataDir });

@@ -3,7 +3,8 @@
  * allowed everything, and a join token (scoped to a namespace and service account, with
  * expiry, stored only as its sha256): it may read in its own namespace, register workloads
  * into its own namespace's WorkloadGroups with its own service account (checked in
- * registerWorkload) and heartbeat/deregister workloads of its namespace; nothing else (403).
+ * registerWorkload), heartbeat/deregister workloads of its namespace, get a certificate for
+ * its own SPIFFE ID (checked in signCertificate) and read the trust bundle; nothing else (403).
  * No token ever appears in an error message or a log line.
  */
 import { timingSafeEqual } from 'node:crypto';
@@ -12,15 +13,18 @@ import { sha256 } from '../store/keys.js';
 import type { ControlStore } from '../store/types.js';
 import { ApiError } from './http.js';
 
-export type JoinPrincipal = { kind: 'join'; namespace: string; serviceAccount: string };
+/** `tokenHash`: the sha256 of the join token (what rate limits are keyed by; never the token). */
+export type JoinPrincipal = { kind: 'join'; namespace: string; serviceAccount: string; tokenHash: string };
 export type Principal = { kind: 'admin' } | JoinPrincipal;
 
 /**
  * What a request does: `read` resources or workloads (in `namespace`; undefined = all
  * namespaces), `write` resources, `admin` (tokens), `register` a workload (scope checked
- * once the body is read), `workload` (heartbeat/deregister a workload of `namespace`).
+ * once the body is read), `workload` (heartbeat/deregister a workload of `namespace`),
+ * `sign` a CSR (the identity is checked against the token's scope once the CSR is read),
+ * `trust` (read the trust bundle: any valid token).
  */
-export type Action = { verb: 'read' | 'write' | 'admin' | 'register' | 'workload'; namespace?: string | undefined };
+export type Action = { verb: 'read' | 'write' | 'admin' | 'register' | 'workload' | 'sign' | 'trust'; namespace?: string | undefined };
 
 /** The prefix of every join token, so a leaked one is recognisable (secret scanners). */
 export const JOIN_TOKEN_PREFIX = 'mwj_';
@@ -50,12 +54,13 @@ export async function authenticate(req: IncomingMessage, adminDigest: Buffer, st
   const d = sha256(token);
   if (timingSafeEqual(d, adminDigest)) return { kind: 'admin' };
   if (token.startsWith(JOIN_TOKEN_PREFIX)) {
-    const record = await store.findToken(d.toString('hex'));
+    const tokenHash = d.toString('hex');
+    const record = await store.findToken(tokenHash);
     if (record) {
       if (nowMs >= record.expiresAtMs) {
         throw new ApiError(401, 'unauthenticated', 'the join token has expired; create a new one (meshwork token create)', { reason: 'expired' }, UNAUTHENTICATED_HEADERS);
       }
-      return { kind: 'join', namespace: record.namespace, serviceAccount: record.serviceAccount };
+      return { kind: 'join', namespace: record.namespace, serviceAccount: record.serviceAccount, tokenHash };
     }
   }
   throw new ApiError(401, 'unauthenticated', 'the bearer token is not valid', {}, UNAUTHENTICATED_HEADERS);
@@ -77,6 +82,10 @@ export function authorize(principal: Principal, action: Action): void {
       return;
     case 'register':
       return; // checked by registerWorkload against the WorkloadGroup
+    case 'sign':
+      return; // checked by signCertificate against the CSR
+    case 'trust':
+      return; // the trust bundle is public to every valid token
     case 'workload':
       if (!own) throw forbidden(principal, `change workloads outside its namespace`);
       return;

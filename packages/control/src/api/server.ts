@@ -1,9 +1,16 @@
 /**
- * The control API v1 over node:http. `controlHandler` is the request listener (so HTTPS or
- * another server can mount it); `createControlServer` wraps it in an http.Server that the
- * caller listens on.
+ * The control API v1 over node:http or node:https. `controlHandler` is the request listener
+ * (so another server can mount it); `createControlServer` wraps it in an http.Server, or an
+ * https.Server when given `tls`, that the caller listens on.
  */
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { CertificateAuthority } from '@meshwork/identity';
+import { keepServingCertificateFresh, type ControlTlsOptions } from '../tls.js';
+import { MAX_SIGN_BODY_BYTES, noCa, signCertificate, trustBundleReply } from './certificates.js';
+import type { SnapshotHub } from '../snapshots.js';
+import { ackWorkload, DEFAULT_WATCH_HEARTBEAT_MS, serveWatch, statusReply } from './watch.js';
+import { RateLimiter, rateLimited, type RateLimitClass, type RateLimitOptions } from './rate-limit.js';
 import type { ControlStore, ResourceKey } from '../store/types.js';
 import { adminTokenDigest, authenticate, authorize, type Action, type Principal } from './auth.js';
 import { createToken, revokeToken } from './tokens.js';
@@ -24,6 +31,28 @@ export interface ControlServerOptions {
   heartbeatTtlMs?: number | undefined;
   /** The clock, in milliseconds since the epoch (tests inject one); default `Date.now`. */
   now?: (() => number) | undefined;
+  /**
+   * The CA that signs workload certificates (`POST /v1/certificates:sign`) and whose roots
+   * `GET /v1/trust-bundle` returns (see `openControlCa`). Without it both answer 501.
+   */
+  ca?: CertificateAuthority | undefined;
+  /**
+   * Serve HTTPS with this key and certificate (see `controlTlsOptions`); with `renew`, the
+   * certificate is renewed before it expires. Only `createControlServer` reads it.
+   */
+  tls?: ControlTlsOptions | undefined;
+  /**
+   * Per-token limits of workload registrations and certificate signing (each its own bucket
+   * per token): default 20 at once, then 5 per second; `false` turns them off.
+   */
+  rateLimit?: RateLimitOptions | false | undefined;
+  /**
+   * The snapshot hub (see `SnapshotHub`): serves the watch streams and status, and is told
+   * of every write. Without it the watch, ack and status endpoints answer 501.
+   */
+  hub?: SnapshotHub | undefined;
+  /** Watch streams send a heartbeat comment this often (default 15 s). */
+  watchHeartbeatMs?: number | undefined;
 }
 
 interface RouteContext {
@@ -33,6 +62,9 @@ interface RouteContext {
   store: ControlStore;
   maxBodyBytes: number;
   workloads: WorkloadApiOptions;
+  ca: CertificateAuthority | undefined;
+  hub: SnapshotHub | undefined;
+  watchHeartbeatMs: number;
   /** Set once the request is authenticated (before `run`). */
   principal: Principal;
 }
@@ -40,8 +72,26 @@ interface RouteContext {
 interface RouteMethod {
   /** What authorization must allow, from the path parameters and query. */
   action: (ctx: RouteContext) => Action;
-  run: (ctx: RouteContext) => Promise<JsonReply>;
+  /** Rate-limited per token (checked after authorization, before the body is read). */
+  limit?: RateLimitClass;
+  run: (ctx: RouteContext) => Promise<JsonReply> | JsonReply;
+  /** A streaming answer (the watch): writes the response itself instead of `run`'s JSON. */
+  stream?: (ctx: RouteContext, res: ServerResponse) => Promise<void>;
+  /** A successful call may change snapshots: the hub rebuilds and pushes. */
+  changes?: true;
 }
+
+/** Stands for `run` on routes that only stream. */
+/** An ACK carries a version and at most a few KB of error text. */
+const MAX_ACK_BODY_BYTES = 16 * 1024;
+
+function noHub(): ApiError {
+  return new ApiError(501, 'not_configured', 'this control server has no snapshot hub (createControlServer({ hub }) or startControlService)');
+}
+
+const streamOnly = (): never => {
+  throw new ApiError(500, 'internal', 'internal error');
+};
 
 export interface Route {
   /** OpenAPI path template, e.g. `/v1/resources/{kind}/{namespace}/{name}`. */
@@ -65,6 +115,7 @@ export const ROUTES: readonly Route[] = [
     methods: {
       POST: {
         action: () => ({ verb: 'write' }),
+        changes: true,
         run: async (ctx) => {
           const format = applyFormat(ctx.req);
           const body = await readBody(ctx.req, ctx.maxBodyBytes);
@@ -93,6 +144,7 @@ export const ROUTES: readonly Route[] = [
       },
       DELETE: {
         action: (ctx) => ({ verb: 'write', namespace: ctx.params[1] }),
+        changes: true,
         run: (ctx) => deleteResource(ctx.store, keyFrom(ctx.params), ctx.query),
       },
     },
@@ -105,6 +157,8 @@ export const ROUTES: readonly Route[] = [
         // The namespace comes from the body (the group's); join-token scope is checked in
         // registerWorkload once the body is read.
         action: () => ({ verb: 'register' }),
+        limit: 'register',
+        changes: true,
         run: async (ctx) => {
           requireJson(ctx.req);
           const body = await readBody(ctx.req, ctx.maxBodyBytes);
@@ -134,12 +188,84 @@ export const ROUTES: readonly Route[] = [
     },
   },
   {
+    path: '/v1/workloads/{id}:watch',
+    pattern: new RegExp(`^/v1/workloads/${SEGMENT}:watch$`),
+    methods: {
+      GET: {
+        action: (ctx) => ({ verb: 'workload', namespace: namespaceOfId(ctx.params[0]!) }),
+        run: streamOnly,
+        stream: async (ctx, res) => {
+          if (!ctx.hub) throw noHub();
+          await serveWatch(ctx.req, res, ctx.params[0]!, { hub: ctx.hub, store: ctx.store, heartbeatMs: ctx.watchHeartbeatMs });
+        },
+      },
+    },
+  },
+  {
+    path: '/v1/workloads/{id}:ack',
+    pattern: new RegExp(`^/v1/workloads/${SEGMENT}:ack$`),
+    methods: {
+      POST: {
+        action: (ctx) => ({ verb: 'workload', namespace: namespaceOfId(ctx.params[0]!) }),
+        run: async (ctx) => {
+          requireJson(ctx.req);
+          const body = await readBody(ctx.req, Math.min(ctx.maxBodyBytes, MAX_ACK_BODY_BYTES));
+          return ackWorkload(ctx.store, ctx.params[0]!, body, ctx.workloads.now());
+        },
+      },
+    },
+  },
+  {
+    path: '/v1/status',
+    pattern: /^\/v1\/status$/,
+    methods: {
+      GET: {
+        action: (ctx) => ({ verb: 'read', namespace: ctx.query.get('namespace') || undefined }),
+        run: (ctx) => {
+          if (!ctx.hub) throw noHub();
+          return statusReply(ctx.hub, ctx.query);
+        },
+      },
+    },
+  },
+  {
     path: '/v1/workloads/{id}',
     pattern: new RegExp(`^/v1/workloads/${SEGMENT}$`),
     methods: {
       DELETE: {
         action: (ctx) => ({ verb: 'workload', namespace: namespaceOfId(ctx.params[0]!) }),
+        changes: true,
         run: (ctx) => deregisterWorkload(ctx.store, ctx.params[0]!),
+      },
+    },
+  },
+  {
+    path: '/v1/certificates:sign',
+    pattern: /^\/v1\/certificates:sign$/,
+    methods: {
+      POST: {
+        // The identity comes from the CSR and is checked against the token once it is read.
+        action: () => ({ verb: 'sign' }),
+        limit: 'sign',
+        run: async (ctx) => {
+          if (!ctx.ca) throw noCa();
+          requireJson(ctx.req);
+          const body = await readBody(ctx.req, Math.min(ctx.maxBodyBytes, MAX_SIGN_BODY_BYTES));
+          return signCertificate(ctx.ca, body, ctx.principal);
+        },
+      },
+    },
+  },
+  {
+    path: '/v1/trust-bundle',
+    pattern: /^\/v1\/trust-bundle$/,
+    methods: {
+      GET: {
+        action: () => ({ verb: 'trust' }),
+        run: (ctx) => {
+          if (!ctx.ca) throw noCa();
+          return trustBundleReply(ctx.ca);
+        },
       },
     },
   },
@@ -175,6 +301,9 @@ function validateOptions(o: ControlServerOptions): void {
   if (o.maxBodyBytes !== undefined && (!Number.isInteger(o.maxBodyBytes) || o.maxBodyBytes < 1)) throw new TypeError('controlHandler: options.maxBodyBytes must be a positive integer');
   if (o.heartbeatTtlMs !== undefined && (!Number.isInteger(o.heartbeatTtlMs) || o.heartbeatTtlMs < 1)) throw new TypeError('controlHandler: options.heartbeatTtlMs must be a positive integer (milliseconds)');
   if (o.now !== undefined && typeof o.now !== 'function') throw new TypeError('controlHandler: options.now must be a function returning milliseconds since the epoch');
+  if (o.ca !== undefined && (typeof o.ca !== 'object' || o.ca === null || typeof o.ca.sign !== 'function')) throw new TypeError('controlHandler: options.ca must be a CertificateAuthority of @meshwork/identity (e.g. (await openControlCa({ dataDir })).ca)');
+  if (o.tls !== undefined && (typeof o.tls !== 'object' || o.tls === null || typeof o.tls.key !== 'string' || typeof o.tls.cert !== 'string')) throw new TypeError('createControlServer: options.tls must be { key, cert } in PEM (e.g. await controlTlsOptions(ca))');
+  if (o.rateLimit !== undefined && o.rateLimit !== false && (typeof o.rateLimit !== 'object' || o.rateLimit === null)) throw new TypeError('controlHandler: options.rateLimit must be { burst?, perSecond?, maxBuckets? } or false');
 }
 
 function decodeParams(match: RegExpExecArray): string[] {
@@ -194,6 +323,9 @@ export function controlHandler(options: ControlServerOptions): RequestListener {
   const adminDigest = adminTokenDigest(options.adminToken);
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const workloads: WorkloadApiOptions = { heartbeatTtlMs: options.heartbeatTtlMs ?? DEFAULT_HEARTBEAT_TTL_MS, now: options.now ?? Date.now };
+  const { ca, hub } = options;
+  const watchHeartbeatMs = options.watchHeartbeatMs ?? DEFAULT_WATCH_HEARTBEAT_MS;
+  const limiter = options.rateLimit === false ? undefined : new RateLimiter(options.rateLimit ?? {}, workloads.now);
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     let url: URL;
@@ -219,9 +351,19 @@ export function controlHandler(options: ControlServerOptions): RequestListener {
     }
     const params = decodeParams(match);
     const principal = await authenticate(req, adminDigest, store, workloads.now());
-    const ctx: RouteContext = { req, query: url.searchParams, params, store, maxBodyBytes, workloads, principal };
+    const ctx: RouteContext = { req, query: url.searchParams, params, store, maxBodyBytes, workloads, ca, hub, watchHeartbeatMs, principal };
     authorize(principal, method.action(ctx));
+    if (method.limit && limiter) {
+      // Keyed by the token's sha256 (or 'admin'), never by the token.
+      const retryAfter = limiter.take(`${method.limit}:${principal.kind === 'admin' ? 'admin' : principal.tokenHash}`);
+      if (retryAfter > 0) throw rateLimited(method.limit, retryAfter, limiter);
+    }
+    if (method.stream) {
+      await method.stream(ctx, res);
+      return;
+    }
     const reply = await method.run(ctx);
+    if (method.changes && reply.status < 300) ctx.hub?.poke();
     sendJson(res, reply.status, reply.body);
   };
 
@@ -244,10 +386,20 @@ export function controlHandler(options: ControlServerOptions): RequestListener {
   };
 }
 
-/** An http.Server serving the control API; the caller calls `listen`. */
-export function createControlServer(options: ControlServerOptions): Server {
-  const server = createServer(controlHandler(options));
+/**
+ * An http.Server serving the control API, or an https.Server with `options.tls` (its
+ * certificate renewed before it expires when `tls.renew` is set; a failed renewal emits
+ * `tlsRenewalError` on the server and is retried). The caller calls `listen`.
+ */
+export function createControlServer(options: ControlServerOptions & { tls: ControlTlsOptions }): HttpsServer;
+export function createControlServer(options: ControlServerOptions & { tls?: undefined }): Server;
+export function createControlServer(options: ControlServerOptions): Server | HttpsServer;
+export function createControlServer(options: ControlServerOptions): Server | HttpsServer {
+  const handler = controlHandler(options);
+  const { tls } = options;
+  const server = tls ? createHttpsServer({ key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' }, handler) : createServer(handler);
   server.requestTimeout = 60_000;
   server.headersTimeout = 30_000;
+  if (tls) keepServingCertificateFresh(server as HttpsServer, tls, options.now ?? Date.now);
   return server;
 }

@@ -33,6 +33,13 @@ const MIGRATIONS: readonly string[] = [
     acked_version TEXT, acked_at INTEGER
   ) WITHOUT ROWID;
   `,
+  // 2: every resource has metadata.creationTimestamp (Istio orders conflicting resources by
+  // it). Resources stored before get the migration's time. The content hash leaves it out,
+  // so an unchanged re-apply stays unchanged.
+  `
+  UPDATE resources SET doc = json_set(doc, '$.metadata.creationTimestamp', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+    WHERE json_type(doc, '$.metadata.creationTimestamp') IS NULL;
+  `,
 ];
 
 /** The schema version this build writes. */

@@ -16,6 +16,8 @@ export interface SqliteStoreOptions {
   historyRevisions?: number | undefined;
   /** How long a writer waits for another process's lock, in ms (default 5,000). */
   busyTimeoutMs?: number | undefined;
+  /** The clock for `metadata.creationTimestamp`, in milliseconds since the epoch (default `Date.now`). */
+  now?: (() => number) | undefined;
 }
 
 /** The database file inside the data directory. */
@@ -23,18 +25,32 @@ export const SQLITE_FILE = 'control.db';
 
 const SERVER_FIELDS = ['resourceVersion', 'generation'] as const;
 
-interface ResourceRow { doc: string; content_hash: string; spec_hash: string; generation: number; mod_revision: number }
+interface ResourceRow { doc: string; content_hash: string; spec_hash: string; generation: number; mod_revision: number; created: string | null }
 interface WorkloadRow { id: string; data: string; last_heartbeat: number; mod_revision: number }
 
 const contentHashOf = (s: string): string => sha256(s).toString('hex');
 
-/** The document without the fields the store manages, and its spec (everything but apiVersion, kind, metadata, status). */
-function contentAndSpec(doc: ResourceDoc): { content: ResourceDoc; spec: Record<string, unknown> } {
+/**
+ * The document without the fields the store manages, and its spec (everything but apiVersion,
+ * kind, metadata, status). creationTimestamp is compared on its own (a document without one
+ * keeps the stored one), so it is out of the content too.
+ */
+function contentAndSpec(doc: ResourceDoc): { content: ResourceDoc; spec: Record<string, unknown>; creationTimestamp: unknown } {
   const metadata: Record<string, unknown> = { ...doc.metadata };
   for (const f of SERVER_FIELDS) delete metadata[f];
+  const creationTimestamp = metadata.creationTimestamp;
+  delete metadata.creationTimestamp;
   const content = { ...doc, metadata } as ResourceDoc;
   const { apiVersion: _a, kind: _k, metadata: _m, status: _s, ...spec } = content;
-  return { content, spec };
+  return { content, spec, creationTimestamp };
+}
+
+// RFC 3339 (Kubernetes metav1.Time): date, 'T', time, optional fraction, 'Z' or an offset.
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/** Kubernetes' form of a creationTimestamp: RFC 3339 in UTC, whole seconds (`2024-05-01T12:00:00Z`). */
+function rfc3339Seconds(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 /**
@@ -66,24 +82,31 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Cont
     db.close();
     throw e;
   }
-  return new SqliteStore(db, options.historyRevisions ?? 10_000);
+  if (options.now !== undefined && typeof options.now !== 'function') {
+    db.close();
+    throw new StoreError('now must be a function returning milliseconds since the epoch', { reason: 'invalid' });
+  }
+  return new SqliteStore(db, options.historyRevisions ?? 10_000, options.now ?? Date.now);
 }
 
 class SqliteStore implements ControlStore {
   readonly #db: DatabaseSync;
   readonly #history: number;
   readonly #q: Record<string, StatementSync>;
+  readonly #now: () => number;
   #closed = false;
 
-  constructor(db: DatabaseSync, history: number) {
+  constructor(db: DatabaseSync, history: number, now: () => number) {
     if (!Number.isInteger(history) || history < 1) throw new StoreError(`historyRevisions must be a positive integer, got ${history}`, { reason: 'invalid' });
     this.#db = db;
     this.#history = history;
+    this.#now = now;
     const p = (sql: string) => db.prepare(sql);
     this.#q = {
       meta: p('SELECT v FROM meta WHERE k = ?'),
       setMeta: p('UPDATE meta SET v = ? WHERE k = ?'),
-      getRes: p('SELECT doc, content_hash, spec_hash, generation, mod_revision FROM resources WHERE kind = ? AND namespace = ? AND name = ?'),
+      getRes: p(`SELECT doc, content_hash, spec_hash, generation, mod_revision, json_extract(doc, '$.metadata.creationTimestamp') AS created
+        FROM resources WHERE kind = ? AND namespace = ? AND name = ?`),
       putRes: p(`INSERT INTO resources (kind, namespace, name, doc, content_hash, spec_hash, generation, mod_revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (kind, namespace, name) DO UPDATE SET doc = excluded.doc, content_hash = excluded.content_hash, spec_hash = excluded.spec_hash,
         generation = excluded.generation, mod_revision = excluded.mod_revision`),
@@ -155,7 +178,10 @@ class SqliteStore implements ControlStore {
       const ks = resourceKeyString(key);
       if (seen.has(ks)) throw new StoreError(`${ks} appears twice in the batch; nothing was applied`, { reason: 'invalid', key });
       seen.add(ks);
-      const { content, spec } = contentAndSpec(doc);
+      const { content, spec, creationTimestamp } = contentAndSpec(doc);
+      if (creationTimestamp !== undefined && (typeof creationTimestamp !== 'string' || !RFC3339.test(creationTimestamp) || Number.isNaN(Date.parse(creationTimestamp)))) {
+        throw new StoreError(`${ks}: metadata.creationTimestamp must be an RFC 3339 time such as 2024-05-01T12:00:00Z (or left out: the store sets it); nothing was applied`, { reason: 'invalid', key });
+      }
       let contentHash: string, specHash: string;
       try {
         contentHash = contentHashOf(canonicalJson(content));
@@ -163,11 +189,12 @@ class SqliteStore implements ControlStore {
       } catch (cause) {
         throw new StoreError(`${ks} is not plain JSON; nothing was applied`, { reason: 'invalid', key, cause });
       }
-      return { key, ks, content, contentHash, specHash };
+      return { key, ks, content, contentHash, specHash, creationTimestamp: creationTimestamp as string | undefined };
     });
     const expected = options?.expected ?? {};
     return this.#tx(() => {
       const rev = this.#meta('revision');
+      let nowStamp: string | undefined;
       const next = rev + 1;
       let changed = false;
       const results: ApplyResult['results'] = [];
@@ -178,12 +205,14 @@ class SqliteStore implements ControlStore {
         if (want !== undefined && want !== actual) {
           throw new StoreError(`${d.ks} has resourceVersion ${actual === '0' ? '(none: it does not exist)' : actual}, not ${want}; nothing was applied`, { reason: 'conflict', key: d.key, expected: want, actual });
         }
-        if (row && row.content_hash === d.contentHash) {
+        // Kubernetes: set on create; a document without one keeps the stored one.
+        const created = d.creationTimestamp ?? row?.created ?? (nowStamp ??= rfc3339Seconds(this.#now()));
+        if (row && row.content_hash === d.contentHash && row.created === created) {
           results.push({ key: d.key, status: 'unchanged', resourceVersion: actual, generation: Number(row.generation) });
           continue;
         }
         const generation = !row ? 1 : Number(row.generation) + (row.spec_hash === d.specHash ? 0 : 1);
-        const stored = { ...d.content, metadata: { ...d.content.metadata, resourceVersion: String(next), generation } } as StoredResource;
+        const stored = { ...d.content, metadata: { ...d.content.metadata, creationTimestamp: created, resourceVersion: String(next), generation } } as StoredResource;
         const json = JSON.stringify(stored);
         this.#q.putRes!.run(d.key.kind, d.key.namespace, d.key.name, json, d.contentHash, d.specHash, generation, next);
         this.#q.addChange!.run(next, 'resource', 'put', json);

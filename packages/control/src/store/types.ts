@@ -23,14 +23,20 @@ export interface ResourceDoc {
     resourceVersion?: string | undefined;
     /** Set by the store: starts at 1, increments when the spec changes. */
     generation?: number | undefined;
+    /**
+     * RFC 3339. Set by the store when it creates an object without one; a later document
+     * without one keeps the stored value (Kubernetes' semantics; Istio orders conflicting
+     * resources by it).
+     */
+    creationTimestamp?: string | undefined;
     [field: string]: unknown;
   };
   [field: string]: unknown;
 }
 
-/** A resource as the store returns it: resourceVersion and generation always set. */
+/** A resource as the store returns it: resourceVersion, generation and creationTimestamp always set. */
 export interface StoredResource extends ResourceDoc {
-  metadata: ResourceDoc['metadata'] & { resourceVersion: string; generation: number };
+  metadata: ResourceDoc['metadata'] & { resourceVersion: string; generation: number; creationTimestamp: string };
 }
 
 /**
