@@ -17,7 +17,7 @@ export function bookinfoDir(): string {
   return resolve(here, '../../../../shared/conformance/istio/samples/bookinfo');
 }
 
-export function demoCommand(_args: string[], io: Io): number {
+export async function demoCommand(_args: string[], io: Io): Promise<number> {
   const dir = bookinfoDir();
   if (!existsSync(dir)) throw new UsageError(`Bookinfo samples not found at ${dir} (set MESHWORK_ISTIO_SAMPLES)`);
   const kube = join(dir, 'platform/kube/bookinfo.yaml');
@@ -26,24 +26,24 @@ export function demoCommand(_args: string[], io: Io): number {
 
   step('meshwork analyze: Bookinfo workloads + every Bookinfo traffic rule at once');
   io.out('(all task variants applied together, so several VirtualServices claim the same host: istioctl reports that as IST0109)\n');
-  const code = analyzeCommand(['-f', kube, '-f', join(dir, 'networking')], io);
+  const code = await analyzeCommand(['-f', kube, '-f', join(dir, 'networking')], io);
   io.out(`exit code ${code}\n`);
 
   const base = ['-f', kube, '-f', net('destination-rule-all.yaml')];
   const caller = ['--namespace', 'default', '--labels', 'app=productpage,version=v1'];
-  const explain = (title: string, files: string[], extra: string[], request: string) => {
+  const explain = async (title: string, files: string[], extra: string[], request: string) => {
     step(title);
-    explainCommand(['outbound', ...base, ...files.flatMap((f) => ['-f', net(f)]), ...caller, ...extra, request], io);
+    await explainCommand(['outbound', ...base, ...files.flatMap((f) => ['-f', net(f)]), ...caller, ...extra, request], io);
   };
-  explain('Request routing: every service to v1', ['virtual-service-all-v1.yaml'], [], 'GET http://reviews:9080/reviews/0');
-  explain('Header routing: end-user jason goes to reviews v2', ['virtual-service-reviews-test-v2.yaml'], ['-H', 'end-user: jason'], 'GET http://reviews:9080/reviews/0');
-  explain('Header routing: everyone else stays on v1', ['virtual-service-reviews-test-v2.yaml'], [], 'GET http://reviews:9080/reviews/0');
-  explain('Traffic shifting: 50% v1, 50% v3', ['virtual-service-reviews-50-v3.yaml'], [], 'GET http://reviews:9080/reviews/0');
+  await explain('Request routing: every service to v1', ['virtual-service-all-v1.yaml'], [], 'GET http://reviews:9080/reviews/0');
+  await explain('Header routing: end-user jason goes to reviews v2', ['virtual-service-reviews-test-v2.yaml'], ['-H', 'end-user: jason'], 'GET http://reviews:9080/reviews/0');
+  await explain('Header routing: everyone else stays on v1', ['virtual-service-reviews-test-v2.yaml'], [], 'GET http://reviews:9080/reviews/0');
+  await explain('Traffic shifting: 50% v1, 50% v3', ['virtual-service-reviews-50-v3.yaml'], [], 'GET http://reviews:9080/reviews/0');
   step('Fault injection: ratings delayed 7s for jason (caller: reviews v2)');
-  explainCommand(['outbound', ...base, '-f', net('virtual-service-ratings-test-delay.yaml'), '--namespace', 'default', '--labels', 'app=reviews,version=v2', '-H', 'end-user: jason', 'GET http://ratings:9080/ratings/0'], io);
+  await explainCommand(['outbound', ...base, '-f', net('virtual-service-ratings-test-delay.yaml'), '--namespace', 'default', '--labels', 'app=reviews,version=v2', '-H', 'end-user: jason', 'GET http://ratings:9080/ratings/0'], io);
   step('Fault injection: HTTP 500 for jason');
-  explainCommand(['outbound', ...base, '-f', net('virtual-service-ratings-test-abort.yaml'), '--namespace', 'default', '--labels', 'app=reviews,version=v2', '-H', 'end-user: jason', 'GET http://ratings:9080/ratings/0'], io);
+  await explainCommand(['outbound', ...base, '-f', net('virtual-service-ratings-test-abort.yaml'), '--namespace', 'default', '--labels', 'app=reviews,version=v2', '-H', 'end-user: jason', 'GET http://ratings:9080/ratings/0'], io);
   step('Unknown host under the default ALLOW_ANY policy');
-  explainCommand(['outbound', ...base, ...caller, 'GET https://api.example.com/v1/things'], io);
+  await explainCommand(['outbound', ...base, ...caller, 'GET https://api.example.com/v1/things'], io);
   return 0;
 }

@@ -1,12 +1,13 @@
 import {
   compileSnapshot, decideInbound, decideOutbound, destinationPolicy, explainInboundJson, explainOutboundJson,
-  formatDiagnostic, loadPaths, parseLabels, validateResources, type ExplainInbound, type ExplainOutbound, type Snapshot,
+  formatDiagnostic, parseLabels, validateResources, type ExplainInbound, type ExplainOutbound, type Snapshot,
 } from '@meshwork/policy';
 import { parse } from './main.js';
+import { SOURCE_OPTIONS, withSource, type Source } from './source.js';
 import { UsageError, type Io } from './io.js';
 
 const OPTIONS = {
-  file: { type: 'string', short: 'f', multiple: true },
+  ...SOURCE_OPTIONS,
   namespace: { type: 'string', short: 'n' },
   labels: { type: 'string', short: 'l' },
   'service-account': { type: 'string' },
@@ -64,67 +65,68 @@ export function parseUrl(raw: string): { scheme: 'http' | 'https'; authority: st
   return { scheme, authority, port, target };
 }
 
-function loadValid(files: string[], io: Io) {
-  const loaded = loadPaths(files);
-  const v = validateResources(loaded.resources);
-  const errors = [...loaded.diagnostics, ...v.diagnostics].filter((d) => d.severity === 'error');
+function loadValid(source: Source, io: Io) {
+  const v = validateResources(source.loaded.resources);
+  const errors = [...source.loaded.diagnostics, ...v.diagnostics].filter((d) => d.severity === 'error');
   if (errors.length > 0) {
-    for (const d of errors) io.err(formatDiagnostic(d) + '\n');
+    for (const d of errors) io.err(formatDiagnostic(source.present(d)) + '\n');
     return undefined;
   }
   return v.valid;
 }
 
-export function explainCommand(args: string[], io: Io): number {
+export async function explainCommand(args: string[], io: Io): Promise<number> {
   const [direction, ...rest] = args;
   if (direction !== 'outbound' && direction !== 'inbound') throw new UsageError('explain needs "outbound" or "inbound"');
   const { values, positionals } = parse(rest, OPTIONS);
-  const files = values.file ?? [];
-  if (files.length === 0) throw new UsageError(`explain ${direction} needs at least one -f <file or folder>`);
   if (!values.namespace) throw new UsageError(`explain ${direction} needs --namespace <ns>`);
   const { method, rest: where } = parseRequestLine(positionals);
   const headers = parseHeaders(values.header);
   const labels = labelsArg(values.labels);
   const workload = { namespace: values.namespace, labels, serviceAccount: values['service-account'] };
 
+  let answer: (snap: Snapshot) => string;
   if (direction === 'outbound') {
     const url = parseUrl(where);
-    const resources = loadValid(files, io);
-    if (!resources) return 2;
-    const snap = compileSnapshot(resources, workload);
-    const authority = headers.host ?? url.authority;
-    const decision = decideOutbound(snap, { method, scheme: url.scheme, authority, port: url.port, target: url.target, headers: { ...headers, host: authority } });
-    const drs = decision.destinations.map((d) => destinationPolicy(snap, d).destinationRule?.ids.join('+') ?? null);
-    const out = explainOutboundJson(decision, drs);
-    io.out(values.json ? JSON.stringify(out, null, 2) + '\n' : renderOutbound(out, method, where, snap));
-    return 0;
+    answer = (snap) => {
+      const authority = headers.host ?? url.authority;
+      const decision = decideOutbound(snap, { method, scheme: url.scheme, authority, port: url.port, target: url.target, headers: { ...headers, host: authority } });
+      const drs = decision.destinations.map((d) => destinationPolicy(snap, d).destinationRule?.ids.join('+') ?? null);
+      const out = explainOutboundJson(decision, drs);
+      return values.json ? JSON.stringify(out, null, 2) + '\n' : renderOutbound(out, method, where, snap);
+    };
+  } else {
+    if (values.principal !== undefined && values.plaintext) throw new UsageError('--principal and --plaintext contradict each other: give one');
+    if (!values.port) throw new UsageError('explain inbound needs --port <workload port>');
+    const port = Number(values.port);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`--port: "${values.port}" is not a port number`);
+    if (!where.startsWith('/')) throw new UsageError(`explain inbound takes '<METHOD> <PATH>' with a path starting with "/", got "${where}"`);
+    let jwtClaims: Record<string, unknown> | undefined;
+    if (values['jwt-claims'] !== undefined) {
+      try {
+        const v = JSON.parse(values['jwt-claims']) as unknown;
+        if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('not a JSON object');
+        jwtClaims = v as Record<string, unknown>;
+      } catch (e) {
+        throw new UsageError(`--jwt-claims: ${(e as Error).message}`);
+      }
+    }
+    const principal = values.principal?.replace(/^spiffe:\/\//, '');
+    answer = (snap) => {
+      const decision = decideInbound(snap, {
+        port, principal, sourceIp: values['source-ip'], method, target: where, host: headers.host, headers, jwtClaims,
+      });
+      const out = explainInboundJson(decision);
+      return values.json ? JSON.stringify(out, null, 2) + '\n' : renderInbound(out, method, where);
+    };
   }
 
-  if (values.principal !== undefined && values.plaintext) throw new UsageError('--principal and --plaintext contradict each other: give one');
-  if (!values.port) throw new UsageError('explain inbound needs --port <workload port>');
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`--port: "${values.port}" is not a port number`);
-  if (!where.startsWith('/')) throw new UsageError(`explain inbound takes '<METHOD> <PATH>' with a path starting with "/", got "${where}"`);
-  let jwtClaims: Record<string, unknown> | undefined;
-  if (values['jwt-claims'] !== undefined) {
-    try {
-      const v = JSON.parse(values['jwt-claims']) as unknown;
-      if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('not a JSON object');
-      jwtClaims = v as Record<string, unknown>;
-    } catch (e) {
-      throw new UsageError(`--jwt-claims: ${(e as Error).message}`);
-    }
-  }
-  const principal = values.principal?.replace(/^spiffe:\/\//, '');
-  const resources = loadValid(files, io);
-  if (!resources) return 2;
-  const snap = compileSnapshot(resources, workload);
-  const decision = decideInbound(snap, {
-    port, principal, sourceIp: values['source-ip'], method, target: where, host: headers.host, headers, jwtClaims,
+  return withSource(values, io, `explain ${direction}`, (source) => {
+    const resources = loadValid(source, io);
+    if (!resources) return 2;
+    io.out(answer(compileSnapshot(resources, workload)));
+    return 0;
   });
-  const out = explainInboundJson(decision);
-  io.out(values.json ? JSON.stringify(out, null, 2) + '\n' : renderInbound(out, method, where));
-  return 0;
 }
 
 function pct(p: number): string {

@@ -1,30 +1,64 @@
 /**
  * `meshwork` command line. Exit codes: 0 success (analyze: clean), 1 analyze found
- * warnings, 2 unusable input or configuration Istio would reject.
+ * warnings, 2 unusable input or configuration Istio would reject, 3 the control service
+ * could not be reached or refused the request.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { analyzeCommand } from './analyze.js';
+import { applyCommand } from './apply.js';
+import { ControlError, reportControlError } from './client.js';
+import { deleteCommand } from './delete.js';
 import { explainCommand } from './explain.js';
 import { demoCommand } from './demo.js';
-import { UsageError, type Io } from './io.js';
+import { getCommand } from './get.js';
+import { statusCommand } from './status.js';
+import { tokenCommand } from './token.js';
+import { EXIT, UsageError, type Io } from './io.js';
 
 const USAGE = `meshwork <command> [options]
 
 Commands:
-  analyze -f <path>... [--json]
+  analyze (-f <path>... | --control) [--json]
       Validate Istio YAML as Istio's API server and webhook do, and analyze it as
       istioctl analyze does. Exit 2: invalid input; 1: findings; 0: clean.
-  explain outbound -f <path>... --namespace <ns> [--labels k=v,...] [--service-account <sa>]
-                   [-H 'name: value']... '<METHOD> <URL>' [--json]
+  explain outbound (-f <path>... | --control) --namespace <ns> [--labels k=v,...]
+                   [--service-account <sa>] [-H 'name: value']... '<METHOD> <URL>' [--json]
       What a client's request does: route, destinations, retries, timeout, fault, mirror.
-  explain inbound -f <path>... --namespace <ns> --labels k=v,... --port <n>
+  explain inbound (-f <path>... | --control) --namespace <ns> --labels k=v,... --port <n>
                   [--principal <id> | --plaintext] [--source-ip <ip>] [--jwt-claims '<json>']
                   [-H 'name: value']... '<METHOD> <PATH>' [--json]
       What a server does with a request: mTLS mode, connection, authorization decision.
   demo
       Analyze the Bookinfo samples and explain a few requests.
-  help | --version
+
+Against a control service:
+  apply -f <path>... [--json]
+      Apply every file in one all-or-nothing batch; errors as file:line:col.
+  delete -f <path>... [--json]
+      Delete the objects the files name; "not found" is reported, not an error.
+  get <kind> [name] [-n <ns> | -A] [-o yaml|json|name] [--json]
+      List or show resources (vs, dr, se, gw, pa, ap, ra, svc, ...) or workloads.
+  token create --namespace <ns> --service-account <sa> [--ttl 24h] [--json]
+      Create a join token; only the token goes to stdout.
+  token revoke <hash> [--json]
+      Revoke a join token by the hash token create printed.
+  status [-n <ns>] [--json]
+      Per workload: SYNCED, STALE, NACKED or NOT SENT, like istioctl proxy-status.
+
+Connection options (apply, delete, get, token, status, and analyze/explain --control):
+  --control-url <url>       default $MESHWORK_CONTROL_URL, else https://127.0.0.1:15012
+  --token-file <file>       bearer token file (admin, or a join token for reads);
+                            default <data-dir>/admin-token, else $MESHWORK_ADMIN_TOKEN (the token)
+  --ca-file <pem>           CA bundle trusted for https;
+                            default <data-dir>/ca/root-cert.pem, else $MESHWORK_CONTROL_CA (a path)
+  --data-dir <dir>          a local control service's data directory (token and CA)
+  --request-timeout <dur>   per request, default 30s
+
+Exit codes: 0 ok, 1 analyze findings, 2 usage or invalid input,
+            3 control service unreachable or refused the request.
+
+help | --version
 `;
 
 export function processIo(): Io {
@@ -59,19 +93,30 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
         return 0;
       }
       case 'analyze':
-        return analyzeCommand(rest, io);
+        return await analyzeCommand(rest, io);
       case 'explain':
-        return explainCommand(rest, io);
+        return await explainCommand(rest, io);
       case 'demo':
-        return demoCommand(rest, io);
+        return await demoCommand(rest, io);
+      case 'apply':
+        return await applyCommand(rest, io);
+      case 'delete':
+        return await deleteCommand(rest, io);
+      case 'get':
+        return await getCommand(rest, io);
+      case 'token':
+        return await tokenCommand(rest, io);
+      case 'status':
+        return await statusCommand(rest, io);
       default:
         throw new UsageError(`unknown command "${cmd}"; run "meshwork help"`);
     }
   } catch (e) {
     if (e instanceof UsageError) {
       io.err(`meshwork: ${e.message}\n`);
-      return 2;
+      return EXIT.invalid;
     }
+    if (e instanceof ControlError) return reportControlError(e, io, false);
     throw e;
   }
 }
