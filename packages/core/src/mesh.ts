@@ -4,15 +4,18 @@
  * request path, then swapped in atomically; a bad change is rejected with the analyzer's
  * messages and the last good snapshot keeps serving.
  */
-import { watch, type FSWatcher } from 'node:fs';
+import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import {
-  compileSnapshot, ConfigError, decideOutbound, loadPaths, loadText, parseLabels, resolveDestinationService, validateResources,
-  type Diagnostic, type MeshConfig, type OutboundDecision, type OutboundRequest, type Resource, type RouteDestination, type Snapshot, type WorkloadIdentity,
+  compileSnapshot, ConfigError, decideOutbound, loadObjects, loadPaths, loadText, parseLabels, resolveDestinationService, validateResources,
+  type Diagnostic, type MeshConfig, type OutboundDecision, type OutboundRequest, type Resource, type RouteDestination, type Snapshot,
+  type WireSnapshot, type WorkloadIdentity,
 } from '@meshwork/policy';
 import type { IdentitySource } from '@meshwork/identity';
 import { Cluster, clusterKey } from './cluster.js';
 import type { EndpointState } from './endpoint.js';
 import { registryResources, type RegistryService } from './registry.js';
+import { ControlClient, type ControlClientOptions, type ControlStatus } from './control/client.js';
+import { DeferredIdentity } from './control/deferred-identity.js';
 
 export interface MeshOptions {
   /** This workload (the caller). Defaults from MESHWORK_NAMESPACE, MESHWORK_LABELS, MESHWORK_SERVICE_ACCOUNT, MESHWORK_SERVICE. */
@@ -46,6 +49,22 @@ export interface MeshOptions {
    * mTLS, auto-mTLS) and, on the server side, the inbound listener's certificate.
    */
   identity?: IdentitySource | undefined;
+  /**
+   * The control service (`meshwork control`) to take configuration and a certificate from
+   * (MESHWORK_CONTROL_URL). The workload registers, heartbeats, watches its snapshot and gets
+   * its certificate signed; `await mesh.ready()` waits for the first snapshot and certificate.
+   */
+  controlUrl?: string | undefined;
+  /** A join token for the control service (MESHWORK_TOKEN). */
+  token?: string | undefined;
+  /** PEM roots of the control service's CA, or a file holding them (MESHWORK_CONTROL_CA: a file). */
+  controlCa?: string | undefined;
+  /** Where the last snapshot, certificate and registration are kept (MESHWORK_CACHE_DIR). */
+  cacheDir?: string | undefined;
+  /** Registration details and control-protocol timings (group, address, ports, heartbeat, backoff). */
+  control?: Omit<ControlClientOptions, 'url' | 'token' | 'ca' | 'cacheDir'> | undefined;
+  /** Called when the control service refuses something or a snapshot is rejected (default: a process warning). */
+  onControlError?: ((message: string) => void) | undefined;
   /** Clock and randomness, injectable for tests. */
   now?: (() => number) | undefined;
   random?: (() => number) | undefined;
@@ -58,7 +77,32 @@ export interface MeshOptions {
 export const MESH_OPTION_KEYS: Readonly<Record<keyof MeshOptions, true>> = Object.freeze({
   workload: true, configDir: true, configYaml: true, resources: true, registry: true, meshConfig: true, locality: true,
   retryBudget: true, watch: true, onConfigRejected: true, onConfigApplied: true, identity: true, now: true, random: true,
+  controlUrl: true, token: true, controlCa: true, cacheDir: true, control: true, onControlError: true,
 });
+
+/** `http=9080,grpc=9090` (MESHWORK_PORTS). */
+function portsFromEnv(text: string | undefined): Record<string, number> | undefined {
+  if (!text) return undefined;
+  const out: Record<string, number> = {};
+  for (const part of text.split(',')) {
+    const [name, port] = part.split('=').map((x) => x.trim());
+    const n = Number(port);
+    if (!name || !Number.isInteger(n) || n < 1 || n > 65535) throw new ConfigError([{ severity: 'error', code: 'env', message: `MESHWORK_PORTS: "${part}" is not name=port`, fix: 'write ports as http=9080,grpc=9090' }]);
+    out[name] = n;
+  }
+  return out;
+}
+
+/** PEM text as given, or the content of the file it names. */
+function pemOrFile(v: string | undefined): string | undefined {
+  if (!v) return undefined;
+  if (v.includes('-----BEGIN')) return v;
+  try {
+    return readFileSync(v, 'utf8');
+  } catch (e) {
+    throw new ConfigError([{ severity: 'error', code: 'env', file: v, message: `cannot read the control service's CA bundle: ${(e as Error).message}`, fix: 'point MESHWORK_CONTROL_CA (controlCa) at the control service\'s root-cert.pem' }]);
+  }
+}
 
 function workloadFromEnv(w: Partial<WorkloadIdentity> | undefined): WorkloadIdentity {
   const env = process.env;
@@ -74,12 +118,15 @@ function workloadFromEnv(w: Partial<WorkloadIdentity> | undefined): WorkloadIden
 }
 
 export class Mesh {
-  readonly workload: WorkloadIdentity;
+  private currentWorkload: WorkloadIdentity;
   readonly now: () => number;
   readonly random: () => number;
   readonly locality: string | undefined;
   /** The workload's certificate source, when it has one. */
   readonly identity: IdentitySource | undefined;
+  /** The control-service client, when the mesh is configured by one. */
+  private readonly control: ControlClient | undefined;
+  private readonly deferredIdentity: DeferredIdentity | undefined;
   private current: Snapshot;
   private readonly clusters = new Map<string, Cluster>();
   private readonly byDestination = new WeakMap<RouteDestination, Cluster>();
@@ -90,16 +137,52 @@ export class Mesh {
   private closed = false;
 
   constructor(private readonly options: MeshOptions = {}) {
-    this.workload = workloadFromEnv(options.workload);
+    this.currentWorkload = workloadFromEnv(options.workload);
     this.now = options.now ?? (() => performance.now());
     this.random = options.random ?? Math.random;
     this.locality = options.locality ?? process.env.MESHWORK_LOCALITY;
-    this.identity = options.identity;
-    const configDir = options.configDir ?? process.env.MESHWORK_CONFIG_DIR;
+    const env = process.env;
+    const controlUrl = options.controlUrl ?? env.MESHWORK_CONTROL_URL;
+    if (controlUrl && options.identity) throw new TypeError('give either controlUrl (the control service signs the certificate) or identity, not both');
+    this.deferredIdentity = controlUrl ? new DeferredIdentity() : undefined;
+    this.identity = options.identity ?? this.deferredIdentity;
+    const configDir = options.configDir ?? env.MESHWORK_CONFIG_DIR;
     const first = this.build(configDir);
     if ('errors' in first) throw new ConfigError(first.errors);
     this.current = first.snapshot;
     if (configDir && options.watch !== false) this.watchDir(configDir);
+    if (controlUrl) {
+      const c = options.control ?? {};
+      const warn = options.onControlError ?? ((m: string) => process.emitWarning(m, { code: 'MESHWORK_CONTROL' }));
+      const mesh = this;
+      this.control = new ControlClient(
+        {
+          get workloadName() { return mesh.currentWorkload.name; },
+          get namespace() { return mesh.currentWorkload.namespace; },
+          applyWire: (snap) => this.applyWire(snap),
+          setWorkload: (w) => this.setWorkload(w),
+          identity: this.deferredIdentity!,
+          random: () => this.random(),
+        },
+        {
+          ...c,
+          url: controlUrl,
+          token: options.token ?? env.MESHWORK_TOKEN ?? '',
+          ca: pemOrFile(options.controlCa ?? env.MESHWORK_CONTROL_CA),
+          cacheDir: options.cacheDir ?? env.MESHWORK_CACHE_DIR,
+          address: c.address ?? env.MESHWORK_ADDRESS,
+          ports: c.ports ?? portsFromEnv(env.MESHWORK_PORTS),
+          group: c.group ?? env.MESHWORK_GROUP,
+        },
+        warn,
+      );
+      this.control.ready.then(() => {
+        this.controlReady = true;
+      });
+      this.control.start();
+    } else {
+      this.controlReady = true;
+    }
     // One timer drives every cluster's outlier-detection sweep; it never keeps the process alive.
     this.sweepTimer = setInterval(() => this.sweep(), 1000);
     this.sweepTimer.unref();
@@ -108,6 +191,48 @@ export class Mesh {
   /** The snapshot in force. */
   get snapshot(): Snapshot {
     return this.current;
+  }
+
+  /** This workload (with a control service: as its registration decided). */
+  get workload(): WorkloadIdentity {
+    return this.currentWorkload;
+  }
+
+  /**
+   * Resolves once the mesh can serve: at once with static configuration; with a control
+   * service, when a snapshot is in force and the workload has a certificate (from the
+   * control service, or from the disk cache while it is away). Rejects after `timeoutMs`.
+   */
+  ready(timeoutMs = 30_000): Promise<void> {
+    if (!this.control) return Promise.resolve();
+    const control = this.control;
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => {
+        const s = control.status();
+        reject(new Error(`the control service gave no snapshot and certificate within ${timeoutMs} ms${s.lastError ? `: ${s.lastError}` : ''}`));
+      }, timeoutMs);
+      t.unref();
+      control.ready.then(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+
+  /** True once `ready()` would resolve at once. */
+  get isReady(): boolean {
+    return this.controlReady;
+  }
+  private controlReady = false;
+
+  /** The control connection's state (undefined with static configuration). */
+  controlStatus(): ControlStatus | undefined {
+    return this.control?.status();
+  }
+
+  /** A server of this workload listens at `address:port`: the control service learns its endpoint. */
+  announce(address: string, port: number, portName?: string): void {
+    this.control?.announce(address, port, portName);
   }
 
   /** What the request does (pure decision over the current snapshot). */
@@ -154,13 +279,31 @@ export class Mesh {
    * as `reload()` does: all or nothing; a rejected change leaves the previous inputs and the
    * last good snapshot in force.
    */
-  configure(change: Pick<MeshOptions, 'configYaml' | 'resources' | 'registry'>): { applied: boolean; diagnostics: Diagnostic[] } {
+  configure(change: Pick<MeshOptions, 'configYaml' | 'resources' | 'registry' | 'meshConfig'>): { applied: boolean; diagnostics: Diagnostic[] } {
     const o = this.options;
-    const previous = { configYaml: o.configYaml, resources: o.resources, registry: o.registry };
+    const previous = { configYaml: o.configYaml, resources: o.resources, registry: o.registry, meshConfig: o.meshConfig };
     Object.assign(o, change);
     const r = this.reload();
     if (!r.applied) Object.assign(o, previous);
     return r;
+  }
+
+  /** A snapshot from the control service: validated and compiled here, all or nothing. */
+  private applyWire(snap: WireSnapshot): { applied: boolean; diagnostics: Diagnostic[] } {
+    if (!snap || !Array.isArray(snap.resources) || typeof snap.version !== 'string') {
+      return { applied: false, diagnostics: [{ severity: 'error', code: 'snapshot', message: 'the snapshot has no resources or version' }] };
+    }
+    const loaded = loadObjects(snap.resources, `control:${snap.version}`);
+    const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
+    if (errors.length > 0) return { applied: false, diagnostics: errors };
+    return this.configure({ resources: loaded.resources, meshConfig: { ...this.options.meshConfig, ...snap.mesh } });
+  }
+
+  private setWorkload(w: { namespace: string; labels: Record<string, string>; serviceAccount: string; name: string }): void {
+    const cur = this.currentWorkload;
+    if (cur.namespace === w.namespace && cur.serviceAccount === w.serviceAccount && cur.name === w.name && sameLabels(cur.labels, w.labels)) return;
+    this.currentWorkload = { ...w, labels: { ...w.labels } };
+    this.reload();
   }
 
   /** Called with endpoints that left a cluster (or whose cluster went away) after a config change. */
@@ -195,11 +338,15 @@ export class Mesh {
     }
   }
 
-  close(): void {
+  /** Stops watching; with a control service, deregisters the workload (best effort, 1 s). */
+  async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
     this.watcher?.close();
     if (this.debounce) clearTimeout(this.debounce);
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    await this.control?.close();
+    await this.deferredIdentity?.close();
   }
 
   private build(configDir: string | undefined): { snapshot: Snapshot } | { errors: Diagnostic[] } {
@@ -221,7 +368,7 @@ export class Mesh {
     const v = validateResources(resources);
     const errors = [...diagnostics, ...v.diagnostics].filter((d) => d.severity === 'error');
     if (errors.length > 0) return { errors };
-    return { snapshot: compileSnapshot(v.valid, this.workload, { mesh: o.meshConfig }) };
+    return { snapshot: compileSnapshot(v.valid, this.currentWorkload, { mesh: o.meshConfig }) };
   }
 
   private watchDir(dir: string): void {
@@ -245,4 +392,9 @@ export class Mesh {
     const t = this.now();
     for (const c of this.clusters.values()) c.outlier?.sweep(t);
   }
+}
+
+function sameLabels(a: Record<string, string>, b: Record<string, string>): boolean {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
 }

@@ -28,6 +28,8 @@ export interface MeshDispatcherOptions extends MeshOptions {
   maxReplayBodyBytes?: number | undefined;
   /** Observes each finished request: response flags and the upstream chosen (telemetry hooks here later). */
   onRequestEnd?: ((info: RequestInfo) => void) | undefined;
+  /** With a control service: how long a request waits for the first snapshot and certificate (default 10 s), then fails with 503. */
+  readyTimeoutMs?: number | undefined;
 }
 
 export interface RequestInfo {
@@ -124,6 +126,9 @@ export class MeshDispatcher extends Dispatcher {
   private readonly poolByEndpoint = new WeakMap<EndpointState, PoolEntry>();
   private readonly subscriptions: { dispose(): void }[] = [];
   private identityGeneration = 0;
+  private get readyTimeoutMs(): number {
+    return this.options.readyTimeoutMs ?? 10_000;
+  }
 
   /** Upstream connection pools open now (one per endpoint in use). */
   get poolCount(): number {
@@ -157,7 +162,17 @@ export class MeshDispatcher extends Dispatcher {
       queueMicrotask(() => h.onResponseError?.(noopController, new MeshError('dispatcher is closed', { code: Code.FailedPrecondition, reason: 'closed' })));
       return false;
     }
-    new MeshRequest(this, opts, h).start();
+    const r = new MeshRequest(this, opts, h);
+    if (this.mesh.isReady) {
+      r.start();
+    } else {
+      // With a control service, the first requests wait for the first snapshot and
+      // certificate (bounded): routing them on an empty configuration would bypass the mesh.
+      this.mesh.ready(this.readyTimeoutMs).then(
+        () => r.start(),
+        (e: unknown) => queueMicrotask(() => h.onResponseError?.(noopController, new MeshError(`the mesh is not ready: ${(e as Error).message}`, { code: Code.Unavailable, reason: 'not_ready', status: 503 }))),
+      );
+    }
     return true;
   }
 

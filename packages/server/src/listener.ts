@@ -9,7 +9,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import net, { type Socket } from 'node:net';
-import { bindServerIdentity, serverTlsOptions, type IdentitySource } from '@meshwork/identity';
+import { bindServerIdentity, serverTlsOptions, serverTlsSettings, type IdentitySource } from '@meshwork/identity';
 import { refusedConnection } from '@meshwork/policy';
 import { createInbound, type Inbound, type InboundOptions } from './inbound.js';
 import { runInbound } from './http.js';
@@ -55,11 +55,22 @@ export class MeshServer extends net.Server {
     this.ownsInbound = !options.inbound;
     this.inbound = options.inbound ?? createInbound(options);
     const inbound = this.inbound;
-    const app: Handler = options.pipeline === false ? handler : (req, res) => runInbound(inbound, req, res, handler);
+    const serve: Handler = options.pipeline === false ? handler : (req, res) => runInbound(inbound, req, res, handler);
+    // The http servers behind the port never listen themselves, so closing the port does not
+    // end their keep-alive connections: a busy client would hold `close()` open for as long as
+    // it keeps sending. Once closing, each response says `Connection: close` (as Envoy drains).
+    const app: Handler = (req, res) => {
+      if (this.closing) res.shouldKeepAlive = false;
+      serve(req, res);
+    };
     this.plain = http.createServer(options.http ?? {}, app);
-    const identity = options.identity;
+    // The mesh's own identity (e.g. signed by the control service) unless one is given here.
+    const identity = options.identity ?? inbound.mesh.identity;
     if (identity) {
-      this.secure = https.createServer({ ...(options.http ?? {}), ...serverTlsOptions(identity.current()) }, app);
+      // With a control service the certificate may not exist yet: the server then starts
+      // without one and takes it from the first 'change' (listen waits for it, see below).
+      const tls = this.inbound.mesh.isReady || options.identity ? serverTlsOptions(identity.current()) : serverTlsSettings();
+      this.secure = https.createServer({ ...(options.http ?? {}), ...tls }, app);
       // Rotation: new handshakes take the new certificate; open connections keep theirs.
       this.identitySubscription = bindServerIdentity(this.secure, identity);
       // A failed handshake (no client certificate, foreign CA, expired) closes that connection only.
@@ -67,7 +78,33 @@ export class MeshServer extends net.Server {
     }
     const timeout = options.firstByteTimeoutMs ?? 15_000;
     this.on('connection', (socket: Socket) => this.sniff(socket, timeout));
+    // The control service learns where this workload serves (its WorkloadEntry's address and port).
+    this.on('listening', () => {
+      const a = this.address();
+      if (a && typeof a === 'object') inbound.mesh.announce(a.address, a.port);
+    });
   }
+
+  /**
+   * As `net.Server.listen`, except that with a control service the port opens only once the
+   * mesh is ready (a snapshot and a certificate are in force): serving before would mean
+   * serving without the PeerAuthentication and AuthorizationPolicy the workload is under.
+   */
+  override listen(...args: any[]): this {
+    const mesh = this.inbound.mesh;
+    if (mesh.isReady) return super.listen(...args);
+    const warn = setTimeout(() => {
+      const s = mesh.controlStatus();
+      process.emitWarning(`the server is not listening yet: no snapshot and certificate from the control service${s?.lastError ? ` (${s.lastError})` : ''}`, { code: 'MESHWORK_CONTROL' });
+    }, 30_000);
+    warn.unref();
+    void mesh.ready(2 ** 31 - 1).then(() => {
+      clearTimeout(warn);
+      if (!this.closing) super.listen(...args);
+    });
+    return this;
+  }
+  private closing = false as boolean;
 
   private sniff(socket: Socket, timeoutMs: number): void {
     socket.on('error', () => socket.destroy());
@@ -95,6 +132,7 @@ export class MeshServer extends net.Server {
 
   /** Stops accepting; idle keep-alive connections close now, busy ones after their response. */
   override close(callback?: (err?: Error) => void): this {
+    this.closing = true;
     super.close(callback);
     this.plain.closeIdleConnections();
     this.secure?.closeIdleConnections();

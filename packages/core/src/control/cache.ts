@@ -1,0 +1,85 @@
+/**
+ * The SDK's on-disk cache (MESHWORK_CACHE_DIR): the last snapshot it applied, its
+ * certificate and key, and its registration name, so a workload restarted while the control
+ * service is away starts serving from them. Files are written whole (temp file, then
+ * rename) so a crash never leaves half a file; the folder is 0700 and every file 0600,
+ * since identity.json holds the private key.
+ */
+import { mkdirSync, readFileSync, renameSync, writeFileSync, chmodSync } from 'node:fs';
+import { join } from 'node:path';
+import type { IdentityMaterial } from '@meshwork/identity';
+import type { WireSnapshot } from '@meshwork/policy';
+
+export interface CachedRegistration {
+  /** The workload's registration name, kept so a restart re-registers as the same WorkloadEntry. */
+  name: string;
+  id?: string | undefined;
+  /**
+   * Who the registration made the workload (namespace, labels and service account come from
+   * its WorkloadGroup): a restart compiles the cached snapshot for the same workload.
+   */
+  workload?: { namespace: string; labels: Record<string, string>; serviceAccount: string; name: string } | undefined;
+}
+
+export interface CachedIdentity {
+  certChainPem: string;
+  keyPem: string;
+  rootsPem: string[];
+  spiffeId: string;
+  notBefore: string;
+  notAfter: string;
+}
+
+export class DiskCache {
+  constructor(readonly dir: string) {}
+
+  readSnapshot(): WireSnapshot | undefined {
+    const v = this.read('snapshot.json');
+    return v && typeof v === 'object' && (v as WireSnapshot).kind === 'Snapshot' && Array.isArray((v as WireSnapshot).resources) ? (v as WireSnapshot) : undefined;
+  }
+
+  writeSnapshot(s: WireSnapshot): void {
+    this.write('snapshot.json', s);
+  }
+
+  readIdentity(): IdentityMaterial | undefined {
+    const v = this.read('identity.json') as CachedIdentity | undefined;
+    if (!v || typeof v.certChainPem !== 'string' || typeof v.keyPem !== 'string' || !Array.isArray(v.rootsPem)) return undefined;
+    const notBefore = new Date(v.notBefore);
+    const notAfter = new Date(v.notAfter);
+    if (Number.isNaN(+notBefore) || Number.isNaN(+notAfter)) return undefined;
+    return { certChainPem: v.certChainPem, keyPem: v.keyPem, rootsPem: v.rootsPem, spiffeId: v.spiffeId, notBefore, notAfter };
+  }
+
+  writeIdentity(m: IdentityMaterial): void {
+    const v: CachedIdentity = { certChainPem: m.certChainPem, keyPem: m.keyPem, rootsPem: [...m.rootsPem], spiffeId: m.spiffeId, notBefore: m.notBefore.toISOString(), notAfter: m.notAfter.toISOString() };
+    this.write('identity.json', v);
+  }
+
+  readRegistration(): CachedRegistration | undefined {
+    const v = this.read('registration.json') as CachedRegistration | undefined;
+    return v && typeof v.name === 'string' ? v : undefined;
+  }
+
+  writeRegistration(r: CachedRegistration): void {
+    this.write('registration.json', r);
+  }
+
+  private read(file: string): unknown {
+    try {
+      return JSON.parse(readFileSync(join(this.dir, file), 'utf8'));
+    } catch {
+      // Missing or corrupt: the cache is an optimisation, the control service is the truth.
+      return undefined;
+    }
+  }
+
+  private write(file: string, value: unknown): void {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const target = join(this.dir, file);
+    const tmp = `${target}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(value), { mode: 0o600 });
+    chmodSync(tmp, 0o600);
+    renameSync(tmp, target);
+  }
+}
