@@ -155,10 +155,12 @@ export class Mesh {
       const c = options.control ?? {};
       const warn = options.onControlError ?? ((m: string) => process.emitWarning(m, { code: 'MESHWORK_CONTROL' }));
       const mesh = this;
+      const declared = { labels: { ...this.currentWorkload.labels }, serviceAccount: this.currentWorkload.serviceAccount };
       this.control = new ControlClient(
         {
           get workloadName() { return mesh.currentWorkload.name; },
           get namespace() { return mesh.currentWorkload.namespace; },
+          declared,
           applyWire: (snap) => this.applyWire(snap),
           setWorkload: (w) => this.setWorkload(w),
           identity: this.deferredIdentity!,

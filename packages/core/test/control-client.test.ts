@@ -33,6 +33,7 @@ class FakeControl {
   heartbeatStatus = 200;
   lastEventIds: Array<string | undefined> = [];
   registerStatus = 200;
+  lastRegistration: any;
   private streams = new Set<ServerResponse>();
   current: WireSnapshot = snapshot('v1', [SERVICE, entry('10.0.0.1')]);
 
@@ -74,6 +75,7 @@ class FakeControl {
     if (req.headers.authorization !== 'Bearer mwj_test') return this.json(res, 401, { error: 'unauthenticated', message: 'the bearer token is not valid' });
     if (url === '/v1/workloads:register') {
       const b = await this.body(req);
+      this.lastRegistration = b;
       this.registrations++;
       if (this.registerStatus !== 200) return this.json(res, this.registerStatus, { error: 'not_found', message: `WorkloadGroup ${b.group} does not exist` });
       return this.json(res, 200, { id: `shop/${b.name}`, revision: 1, workload: { namespace: 'shop', name: b.name, serviceAccount: 'productpage', labels: { app: 'productpage' } } });
@@ -173,6 +175,15 @@ describe('the control client', () => {
     expect(errors[0]).not.toMatch(/mwj_test/);
     expect(mesh.isReady).toBe(false);
     await expect(mesh.ready(50)).rejects.toThrow(/WorkloadGroup shop\/nope/);
+  });
+
+  it('registers with the labels and service account it was started with (MESHWORK_LABELS, MESHWORK_SERVICE_ACCOUNT)', async () => {
+    control = new FakeControl();
+    await control.start();
+    mesh = new Mesh({ controlUrl: control.url, token: 'mwj_test', workload: { namespace: 'shop', name: 'productpage', labels: { track: 'canary' }, serviceAccount: 'productpage' }, onControlError: () => {} });
+    await mesh.ready(5000);
+    expect(control.lastRegistration).toMatchObject({ group: 'shop/productpage', labels: { track: 'canary' }, serviceAccount: 'productpage' });
+    expect(control.lastRegistration.name).toMatch(/^productpage-[0-9a-f]{6}$/);
   });
 
   it('refuses a controlUrl without a token, and controlUrl together with identity', () => {

@@ -54,6 +54,8 @@ export interface ControlClientOptions {
 export interface ControlTarget {
   readonly workloadName: string | undefined;
   readonly namespace: string;
+  /** Labels and service account the workload was started with (MESHWORK_LABELS, MESHWORK_SERVICE_ACCOUNT): sent with the registration. */
+  readonly declared: { labels: Record<string, string>; serviceAccount: string | undefined };
   /** Validates and compiles the snapshot; all or nothing. */
   applyWire(snapshot: WireSnapshot): { applied: boolean; diagnostics: Diagnostic[] };
   /** The registration decided labels and service account (from the WorkloadGroup). */
@@ -196,6 +198,11 @@ export class ControlClient {
     const g = this.groupRef();
     const body: WireRegistration = { group: `${g.namespace}/${g.name}`, address: this.address ?? reachableAddress(undefined), name: this.name };
     if (Object.keys(this.ports).length > 0) body.ports = { ...this.ports };
+    // Labels add to the WorkloadGroup's; a service account is checked against the group's
+    // template (the control service refuses another one: a workload cannot pick its identity).
+    const { labels, serviceAccount } = this.target.declared;
+    if (Object.keys(labels).length > 0) body.labels = { ...labels };
+    if (serviceAccount) body.serviceAccount = serviceAccount;
     const r = await callControl(this.endpoint, 'POST', '/v1/workloads:register', body);
     if (r.status !== 200) throw new Error(`registration against WorkloadGroup ${body.group} refused: ${replyMessage(r)}`);
     const w = r.body?.workload;
