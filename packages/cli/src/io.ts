@@ -2,6 +2,11 @@
 export interface Io {
   out(s: string): void;
   err(s: string): void;
+  /**
+   * Stops a long-running command (`meshwork control`) when aborted. Without it, SIGINT and
+   * SIGTERM do: tests and programs embedding the CLI pass their own.
+   */
+  signal?: AbortSignal | undefined;
 }
 
 /** Unusable invocation or input: one line on stderr, exit 2. */

@@ -8,6 +8,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { analyzeCommand } from './analyze.js';
 import { applyCommand } from './apply.js';
 import { ControlError, reportControlError } from './client.js';
+import { controlCommand } from './control.js';
 import { deleteCommand } from './delete.js';
 import { explainCommand } from './explain.js';
 import { demoCommand } from './demo.js';
@@ -32,6 +33,14 @@ Commands:
   demo
       Analyze the Bookinfo samples and explain a few requests.
 
+The control service:
+  control [--data-dir <dir>] [--port <n>] [--host <addr>] [--admin-token-file <file>]
+          [--ca-certs-dir <dir>] [--hosts a,b] [--trust-domain <td>] [--insecure] [--json]
+      Run the control service (store, CA, snapshots, API v1 over HTTPS) until SIGINT or
+      SIGTERM. Defaults: --data-dir $MESHWORK_DATA_DIR, else ./meshwork-data; --port 15012;
+      --host 127.0.0.1. Prints the URL, the CA bundle, where the admin token is and the next
+      commands; --json prints {url, port, rootCertPath, adminTokenPath, dataDir} on one line.
+
 Against a control service:
   apply -f <path>... [--json]
       Apply every file in one all-or-nothing batch; errors as file:line:col.
@@ -55,7 +64,7 @@ Connection options (apply, delete, get, token, status, and analyze/explain --con
   --data-dir <dir>          a local control service's data directory (token and CA)
   --request-timeout <dur>   per request, default 30s
 
-Exit codes: 0 ok, 1 analyze findings, 2 usage or invalid input,
+Exit codes: 0 ok, 1 analyze findings, 2 usage or invalid input (control: could not start),
             3 control service unreachable or refused the request.
 
 help | --version
@@ -98,6 +107,8 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
         return await explainCommand(rest, io);
       case 'demo':
         return await demoCommand(rest, io);
+      case 'control':
+        return await controlCommand(rest, io);
       case 'apply':
         return await applyCommand(rest, io);
       case 'delete':

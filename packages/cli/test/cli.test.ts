@@ -2,7 +2,7 @@
  * The CLI as users run it: the built bin in a subprocess, on real files (the shared Istio
  * corpus, read in place, and fixtures written to a temp folder).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -167,6 +167,44 @@ spec:
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/destination\s+50% -> reviews\.default\.svc\.cluster\.local:9080 subset v1/);
     expect(r.out).toMatch(/destination\s+50% -> reviews\.default\.svc\.cluster\.local:9080 subset v3/);
+  });
+});
+
+describe('meshwork control', () => {
+  /** Starts the bin; resolves with its `--json` line and its exit once it ends. */
+  async function startBin(dir: string) {
+    const child = spawn(process.execPath, [bin, 'control', '--data-dir', dir, '--port', '0', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => void (out += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => void (err += s));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }>((ok) => child.on('exit', (code, signal) => ok({ code, signal, out, err })));
+    const ready = await new Promise<{ url: string; port: number; rootCertPath: string; dataDir: string }>((ok, fail) => {
+      child.stdout.on('data', () => {
+        if (out.includes('\n')) ok(JSON.parse(out.slice(0, out.indexOf('\n'))));
+      });
+      void exited.then((r) => fail(new Error(`meshwork control exited ${r.code} before it was ready: ${r.err}`)));
+    });
+    return { child, ready, exited };
+  }
+
+  it('runs until SIGTERM or SIGINT, then stops: exit 0; while it runs, its port is in use: exit 2, one line', async () => {
+    const dir = join(tmp, 'control-bin-data');
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      const { child, ready, exited } = await startBin(dir);
+      try {
+        expect(ready).toMatchObject({ url: `https://127.0.0.1:${ready.port}`, dataDir: dir, rootCertPath: join(dir, 'ca', 'root-cert.pem') });
+        const busy = run(['control', '--data-dir', dir, '--port', String(ready.port)]);
+        expect(busy).toEqual({ code: 2, out: '', err: `meshwork: cannot listen on 127.0.0.1:${ready.port}: the address is already in use (another meshwork control? choose another --port)\n` });
+        const listed = run(['get', 'vs', '--control-url', ready.url, '--data-dir', dir]);
+        expect(listed).toMatchObject({ code: 0, err: 'No resources found in default namespace.\n' });
+      } finally {
+        child.kill(signal);
+      }
+      const r = await exited;
+      expect(r).toMatchObject({ code: 0, signal: null, err: `meshwork control: ${signal} received, stopping\nmeshwork control: stopped\n` });
+      expect(r.out.split('\n')).toHaveLength(2);
+    }
   });
 });
 

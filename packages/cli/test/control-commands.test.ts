@@ -2,19 +2,20 @@
  * The control commands against a real control service (in-memory store, plain http on
  * 127.0.0.1, port 0), run through `main` with a capturing io; the Istio corpus read in place.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { controlTlsOptions, createControlServer, openControlCa, openSqliteStore, type ControlStore } from '@meshwork/control';
+import { controlTlsOptions, createControlServer, openControlCa, openSqliteStore, startControlService, type ControlStore } from '@meshwork/control';
 import { loadText } from '@meshwork/policy';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../src/main.js';
-import { resolveConnection } from '../src/client.js';
+import { ControlClient, resolveConnection } from '../src/client.js';
 import { renderResourceTable } from '../src/get.js';
 import { resolveKind } from '../src/kinds.js';
 import { buildBatch, readManifests } from '../src/manifests.js';
@@ -489,9 +490,232 @@ describe('meshwork status', () => {
     );
   });
 
-  // TODO(issue #6): `GET /v1/status` is being added to the control service; then run
-  // `meshwork status` (human and --json, -n) against a live one here, as the tests above do.
-  it.todo('live: meshwork status against a control service serving GET /v1/status');
+  it('live, over HTTPS with the control CA: SYNCED, NACKED with its error, NOT SENT', async () => {
+    // A control service as `meshwork control` starts one: store, CA and admin token in a data directory.
+    const dir = join(tmp, 'status-data');
+    const service = await startControlService({ dataDir: dir, port: 0 });
+    const api = new ControlClient(resolveConnection({ 'control-url': service.url, 'data-dir': dir }, {}));
+    try {
+      expect(service.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+      const live = ['--control-url', service.url, '--data-dir', dir];
+      const wg = fixture('status-wg.yaml', 'apiVersion: networking.istio.io/v1\nkind: WorkloadGroup\nmetadata: {name: ratings-vm, namespace: shop}\nspec:\n  metadata: {labels: {app: ratings}}\n  template:\n    serviceAccount: ratings\n    ports: {http: 9080}\n');
+      expect((await run('apply', '-f', wg, ...live)).out).toBe('workloadgroup.networking.istio.io/ratings-vm created\n');
+
+      // Three workloads auto-register, as the SDK does.
+      const ids: string[] = [];
+      for (const address of ['10.0.0.7', '10.0.0.8', '10.0.0.9']) {
+        const r = await api.request<{ id: string }>('POST', '/v1/workloads:register', { body: JSON.stringify({ group: 'shop/ratings-vm', address }) });
+        ids.push(r.id);
+      }
+      expect(ids).toEqual(['shop/ratings-vm-10.0.0.7', 'shop/ratings-vm-10.0.0.8', 'shop/ratings-vm-10.0.0.9']);
+      const before = await api.request<StatusReply>('GET', '/v1/status');
+      expect(before.items.map((w) => w.state)).toEqual(['NOT SENT', 'NOT SENT', 'NOT SENT']);
+      const version = before.items[0]!.currentVersion;
+      expect(before.items.every((w) => w.currentVersion === version)).toBe(true);
+
+      // The first applies the current version; the second rejects it.
+      const ack = (id: string, body: object) => api.request<{ ack: string }>('POST', `/v1/workloads/${encodeURIComponent(id)}:ack`, { body: JSON.stringify(body) });
+      const error = 'VirtualService/shop/ratings: spec.http[0].route[0].destination.host: "ratings" does not resolve';
+      expect(await ack(ids[0]!, { version })).toMatchObject({ ack: 'ACK' });
+      expect(await ack(ids[1]!, { version, error })).toMatchObject({ ack: 'NACK' });
+
+      const human = await run('status', ...live);
+      expect(human.err).toBe('');
+      expect(human.code).toBe(0);
+      const v = version.slice(0, 12);
+      const [head, ...rest] = lines(human.out);
+      expect(head).toMatch(/^NAME\s+STATE\s+CONNECTED\s+HEALTHY\s+CURRENT\s+SENT\s+ACKED\s+LAST ACK$/);
+      expect(rest.slice(0, 3)).toEqual([
+        expect.stringMatching(new RegExp(`^shop/ratings-vm-10\\.0\\.0\\.7\\s+SYNCED\\s+no\\s+yes\\s+${v}\\s+-\\s+${v}\\s+\\d+s ago$`)),
+        expect.stringMatching(new RegExp(`^shop/ratings-vm-10\\.0\\.0\\.8\\s+NACKED\\s+no\\s+yes\\s+${v}\\s+-\\s+-\\s+-$`)),
+        expect.stringMatching(new RegExp(`^shop/ratings-vm-10\\.0\\.0\\.9\\s+NOT SENT\\s+no\\s+yes\\s+${v}\\s+-\\s+-\\s+-$`)),
+      ]);
+      expect(human.out).toContain(`\nshop/ratings-vm-10.0.0.8 rejected ${v}: ${error}\n`);
+      expect(human.out).toMatch(/\nrevision \d+: 3 workload\(s\), 1 SYNCED, 1 NACKED, 1 NOT SENT\n$/);
+
+      // --json with the CA file and the token file named, as a client on another folder would.
+      const json = await run('status', '-n', 'shop', '--json', '--control-url', service.url, '--ca-file', service.rootCertPath, '--token-file', service.adminTokenPath!);
+      expect(json.code).toBe(0);
+      const j = JSON.parse(json.out) as StatusReply;
+      expect(j.revision).toEqual(expect.any(Number));
+      expect(j.items).toEqual([
+        { id: ids[0], namespace: 'shop', healthy: true, connected: false, state: 'SYNCED', currentVersion: version, ackedVersion: version, lastAckAt: expect.any(String) },
+        { id: ids[1], namespace: 'shop', healthy: true, connected: false, state: 'NACKED', currentVersion: version, nackedVersion: version, nackError: error },
+        { id: ids[2], namespace: 'shop', healthy: true, connected: false, state: 'NOT SENT', currentVersion: version },
+      ]);
+      expect(await run('status', '-n', 'web', ...live)).toMatchObject({ code: 0, out: '', err: 'No workloads in web namespace.\n' });
+
+      // A new configuration for shop: the ACK is of an older version now.
+      const vs = fixture('status-vs.yaml', 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: ratings, namespace: shop}\nspec: {hosts: [ratings], http: [{route: [{destination: {host: ratings}}]}]}\n');
+      expect((await run('apply', '-f', vs, ...live)).code).toBe(0);
+      const after = JSON.parse((await run('status', '--json', ...live)).out) as StatusReply;
+      expect(after.revision).toBeGreaterThan(j.revision);
+      expect(after.items.map((w) => w.state)).toEqual(['STALE', 'STALE', 'NOT SENT']);
+      expect(after.items[0]!.currentVersion).not.toBe(version);
+    } finally {
+      api.close();
+      await service.close();
+    }
+  });
+});
+
+/** `meshwork control` through main(), stopped by the io's AbortSignal; resolves once it printed its first line. */
+async function startControl(...args: string[]) {
+  const abort = new AbortController();
+  let out = '';
+  let err = '';
+  let printed: () => void = () => undefined;
+  const firstLine = new Promise<void>((ok) => (printed = ok));
+  const done = main(['control', ...args], {
+    out: (s) => {
+      out += s;
+      printed();
+    },
+    err: (s) => void (err += s),
+    signal: abort.signal,
+  });
+  await Promise.race([firstLine, done.then((code) => Promise.reject(new Error(`meshwork control exited ${code} before it printed anything: ${err}`)))]);
+  return {
+    get out() {
+      return out;
+    },
+    get err() {
+      return err;
+    },
+    /** Stops it; the command's exit code. */
+    stop: async () => {
+      abort.abort();
+      return done;
+    },
+  };
+}
+
+describe('meshwork control', () => {
+  it('--json on port 0; apply and get against it; stopped and started again on the same data directory: same resources, same CA', async () => {
+    const dir = join(tmp, 'control-data');
+    const first = await startControl('--data-dir', dir, '--port', '0', '--json');
+    let again: Awaited<ReturnType<typeof startControl>> | undefined;
+    try {
+      expect(first.out.endsWith('\n')).toBe(true);
+      expect(lines(first.out)).toHaveLength(1);
+      const ready = JSON.parse(first.out);
+      expect(ready).toEqual({ url: `https://127.0.0.1:${ready.port}`, port: expect.any(Number), rootCertPath: join(dir, 'ca', 'root-cert.pem'), adminTokenPath: join(dir, 'admin-token'), dataDir: dir });
+      expect(ready.port).toBeGreaterThan(0);
+      const admin = readFileSync(ready.adminTokenPath, 'utf8').trim();
+      expect(admin.length).toBeGreaterThanOrEqual(16);
+
+      const at = (u: string) => ['--control-url', u, '--data-dir', dir];
+      const applied = await run('apply', '-f', VS_ALL_V1, ...at(ready.url));
+      expect(applied.err).toBe('');
+      expect(lines(applied.out)).toEqual(['productpage', 'reviews', 'ratings', 'details'].map((n) => `virtualservice.networking.istio.io/${n} created`));
+      const listed = await run('get', 'vs', ...at(ready.url));
+      expect(listed.code).toBe(0);
+      expect(lines(listed.out).slice(1).map((l) => l.split(/\s+/)[0])).toEqual(['details', 'productpage', 'ratings', 'reviews']);
+      const stored = JSON.parse((await run('get', 'vs', '--json', ...at(ready.url))).out);
+
+      // A client that saved the CA bundle once (MESHWORK_CONTROL_CA elsewhere).
+      const savedCa = fixture('saved-root-cert.pem', readFileSync(ready.rootCertPath));
+      expect(await first.stop()).toBe(0);
+      expect(first.err).toBe('meshwork control: stop requested, stopping\nmeshwork control: stopped\n');
+      const gone = await run('get', 'vs', ...at(ready.url));
+      expect(gone.code).toBe(3);
+      expect(gone.err).toMatch(/cannot reach the control service .*ECONNREFUSED/);
+
+      again = await startControl('--data-dir', dir, '--port', '0', '--json');
+      const ready2 = JSON.parse(again.out);
+      expect(ready2).toMatchObject({ rootCertPath: ready.rootCertPath, adminTokenPath: ready.adminTokenPath, dataDir: dir });
+      expect(readFileSync(ready2.rootCertPath, 'utf8')).toBe(readFileSync(savedCa, 'utf8'));
+      expect(readFileSync(ready2.adminTokenPath, 'utf8').trim()).toBe(admin);
+      const kept = await run('get', 'vs', '--json', '--control-url', ready2.url, '--ca-file', savedCa, '--token-file', ready2.adminTokenPath);
+      expect(kept.err).toBe('');
+      expect(JSON.parse(kept.out).items).toEqual(stored.items);
+      expect((await run('apply', '-f', VS_ALL_V1, ...at(ready2.url))).out).toMatch(/^(virtualservice\.networking\.istio\.io\/\w+ unchanged\n){4}$/);
+      for (const r of [first, again]) expect(r.out + r.err).not.toContain(admin);
+    } finally {
+      if (again) expect(await again.stop()).toBe(0);
+      await first.stop();
+    }
+  });
+
+  it('prints the URL, the CA bundle, where the admin token is, and next commands that work as printed', async () => {
+    const dir = join(tmp, 'banner-data');
+    const tokenFile = fixture('banner-admin-token', `${ADMIN}\n`);
+    const c = await startControl('--data-dir', dir, '--port', '0', '--admin-token-file', tokenFile, '--hosts', 'control.mesh.test,10.1.2.3', '--trust-domain', 'example.org');
+    try {
+      const url = /serving (https:\/\/127\.0\.0\.1:\d+) /.exec(c.out)?.[1];
+      expect(url).toBeDefined();
+      const rootCert = join(dir, 'ca', 'root-cert.pem');
+      expect(c.out).toContain(`CA bundle     ${rootCert}\n`);
+      expect(c.out).toContain('--ca-file (or MESHWORK_CONTROL_CA=<path>)');
+      expect(c.out).toContain(`admin token   in ${tokenFile} (`);
+      expect(c.out).not.toContain(ADMIN);
+      expect(c.out).toContain(`MESHWORK_CONTROL_URL=${url}\n`);
+      expect(c.out).toContain('MESHWORK_TOKEN=<the join token>\n');
+      expect(c.out).toContain(`MESHWORK_CONTROL_CA=${rootCert}\n`);
+      expect(c.out).toContain('MESHWORK_NAMESPACE=<ns> MESHWORK_SERVICE=<name>');
+      expect(c.out).toContain('Stop with Ctrl-C (SIGINT) or SIGTERM.\n');
+      expect(c.err).toBe('');
+
+      // The token is not in the data directory: the printed commands name the token file and the CA.
+      const printedFlags = (command: string) => {
+        const words = c.out.split('\n').find((l) => l.trim().startsWith(`meshwork ${command} `))!.trim().split(/\s+/);
+        return words.slice(words.indexOf('--control-url'));
+      };
+      const applyFlags = printedFlags('apply');
+      expect(applyFlags).toEqual(['--control-url', url, '--token-file', tokenFile, '--ca-file', rootCert]);
+      expect((await run('apply', '-f', DR_ALL, ...applyFlags)).out).toMatch(/^(destinationrule\.networking\.istio\.io\/\w+ created\n){4}$/);
+      const created = await run('token', 'create', '--namespace', 'default', '--service-account', 'bookinfo-reviews', ...printedFlags('token'));
+      expect(created.out).toMatch(/^mwj_/);
+      expect(await run('status', ...printedFlags('status'))).toMatchObject({ code: 0, err: 'No workloads registered.\n' });
+
+      // --hosts are in the serving certificate; --trust-domain is the CA's.
+      const port = Number(new URL(url!).port);
+      const peer = await new Promise<{ san: string; issuer: string }>((ok, fail) => {
+        const s = tlsConnect({ host: '127.0.0.1', port, servername: 'control.mesh.test', ca: readFileSync(rootCert) }, () => {
+          const cert = s.getPeerCertificate();
+          s.end();
+          ok({ san: cert.subjectaltname ?? '', issuer: JSON.stringify(cert.issuer) });
+        });
+        s.on('error', fail);
+      });
+      expect(peer.san).toContain('DNS:control.mesh.test');
+      expect(peer.san).toContain('IP Address:10.1.2.3');
+      expect(peer.issuer).toContain('example.org');
+    } finally {
+      expect(await c.stop()).toBe(0);
+    }
+  });
+
+  it('--insecure: plain HTTP, said on stderr; the printed commands need no CA', async () => {
+    const dir = join(tmp, 'insecure-data');
+    const c = await startControl('--data-dir', dir, '--port', '0', '--insecure');
+    try {
+      const url = /serving (http:\/\/127\.0\.0\.1:\d+) /.exec(c.out)?.[1];
+      expect(url).toBeDefined();
+      expect(c.out).not.toContain('MESHWORK_CONTROL_CA');
+      expect(c.out).toContain('not needed by clients while --insecure (plain HTTP)');
+      expect(c.err).toBe('meshwork control: serving plain HTTP (--insecure): tokens and configuration travel in clear text; for local experiments only\n');
+      const words = c.out.split('\n').find((l) => l.trim().startsWith('meshwork status '))!.trim().split(/\s+/);
+      expect(words.slice(2)).toEqual(['--control-url', url, '--data-dir', dir]);
+      expect(await run('status', ...words.slice(2))).toMatchObject({ code: 0, err: 'No workloads registered.\n' });
+    } finally {
+      expect(await c.stop()).toBe(0);
+    }
+  });
+
+  // A port in use is tested on the bin (cli.test.ts): startControlService fails after its
+  // snapshot hub started, and that hub's poll timer would outlive the failure in this process.
+  it('an unreadable or short admin token file, bad flags: one line, exit 2, nothing started', async () => {
+    const absent = join(tmp, 'no-such-token');
+    expect(await run('control', '--data-dir', join(tmp, 'x-data'), '--port', '0', '--admin-token-file', absent)).toEqual({ code: 2, out: '', err: `meshwork: cannot read the admin token file ${absent}: ENOENT\n` });
+    const short = fixture('short-token', 'abc\n');
+    expect((await run('control', '--data-dir', join(tmp, 'x-data'), '--port', '0', '--admin-token-file', short)).err).toBe(`meshwork: the admin token in ${short} is too short: it needs at least 16 characters\n`);
+    expect((await run('control', '--port', '70000')).err).toBe('meshwork: --port: "70000" is not a port number (0-65535; 0 picks a free one)\n');
+    expect((await run('control', '--trust-domain', 'Example.org')).code).toBe(2);
+    expect((await run('control', 'extra')).code).toBe(2);
+    expect((await run('control', '--unknown')).code).toBe(2);
+    expect(existsSync(join(tmp, 'x-data'))).toBe(false);
+  });
 });
 
 describe('building blocks', () => {

@@ -92,10 +92,11 @@ export async function startControlService(o: ControlServiceOptions): Promise<Con
   const now = o.now ?? Date.now;
   const trustDomain = o.mesh?.trustDomain;
   const store = await openSqliteStore({ dataDir: o.dataDir, now });
+  let hub: SnapshotHub | undefined;
   try {
     const control = await openControlCa({ dataDir: o.dataDir, caCertsDir: o.caCertsDir, trustDomain, now });
     const heartbeatTtlMs = o.heartbeatTtlMs ?? DEFAULT_HEARTBEAT_TTL_MS;
-    const hub = new SnapshotHub({
+    hub = new SnapshotHub({
       store,
       mesh: o.mesh,
       trustBundle: control.trustBundle,
@@ -133,20 +134,23 @@ export async function startControlService(o: ControlServiceOptions): Promise<Con
       port,
       server,
       store,
-      hub,
+      hub: hub!,
       ca: control.ca,
       rootCertPath: control.rootCertPath,
       adminTokenPath,
       async close() {
         if (closed) return;
         closed = true;
-        hub.close();
+        hub!.close();
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
         await store.close();
       },
     };
   } catch (e) {
+    // Nothing keeps running after a failed start (e.g. the port is taken): the hub's poll
+    // would otherwise warn about the closed store every second.
+    hub?.close();
     await store.close();
     throw e;
   }
