@@ -34,6 +34,8 @@ class FakeControl {
   lastEventIds: Array<string | undefined> = [];
   registerStatus = 200;
   lastRegistration: any;
+  signStatus = 200;
+  watches = 0;
   private streams = new Set<ServerResponse>();
   current: WireSnapshot = snapshot('v1', [SERVICE, entry('10.0.0.1')]);
 
@@ -87,6 +89,7 @@ class FakeControl {
     }
     if (url === '/v1/certificates:sign') {
       const b = await this.body(req);
+      if (this.signStatus !== 200) return this.json(res, this.signStatus, { error: 'unavailable', message: 'the CA is busy' });
       const csr = await verifyCsr(b.csr);
       const signed = await ca.sign(b.csr, { spiffeId: csr.requestedUris[0]! });
       return this.json(res, 200, { certChain: [signed.certChainPem], trustBundle: [...ca.rootsPem], notAfter: signed.notAfter.toISOString() });
@@ -94,6 +97,7 @@ class FakeControl {
     if (url.endsWith(':watch')) {
       const last = req.headers['last-event-id'] as string | undefined;
       this.lastEventIds.push(last);
+      this.watches++;
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write('retry: 1000\n\n');
       if (last === this.current.version) res.write(`id: ${last}\nevent: unchanged\ndata: {"version":"${last}"}\n\n`);
@@ -184,6 +188,20 @@ describe('the control client', () => {
     await mesh.ready(5000);
     expect(control.lastRegistration).toMatchObject({ group: 'shop/productpage', labels: { track: 'canary' }, serviceAccount: 'productpage' });
     expect(control.lastRegistration.name).toMatch(/^productpage-[0-9a-f]{6}$/);
+  });
+
+  it('retries a refused certificate on its own schedule, keeping its one watch stream', async () => {
+    control = new FakeControl();
+    await control.start();
+    control.signStatus = 503;
+    const errors: string[] = [];
+    mesh = new Mesh({ controlUrl: control.url, token: 'mwj_test', workload: { namespace: 'shop', name: 'productpage' }, onControlError: (e) => errors.push(e) });
+    await vi.waitFor(() => expect(errors.some((e) => /the CA is busy/.test(e))).toBe(true));
+    expect(mesh.isReady).toBe(false);
+    control.signStatus = 200;
+    await mesh.ready(10_000);
+    expect(mesh.identity!.current().spiffeId).toBe('spiffe://cluster.local/ns/shop/sa/productpage');
+    expect(control.watches).toBe(1);
   });
 
   it('refuses a controlUrl without a token, and controlUrl together with identity', () => {

@@ -102,6 +102,8 @@ export class ControlClient {
   private closed = false;
   private running = false;
   private pendingAck: WireAck | undefined;
+  private identityTimer: NodeJS.Timeout | undefined;
+  private identityAttempt = 0;
   private ackInFlight: Promise<void> | undefined;
   private readyResolve!: () => void;
   /** Resolves once a snapshot is in force and the workload has a certificate. */
@@ -138,7 +140,8 @@ export class ControlClient {
     this.kept = this.cache?.readIdentity();
     if (this.kept && snap && this.source === 'cache') {
       // Serve from the cache at once; the identity source rotates it when due.
-      void this.ensureIdentity(this.kept.spiffeId).then(() => this.checkReady(), (e: unknown) => this.fail(e));
+      const spiffeId = this.kept.spiffeId;
+      void this.ensureIdentity(spiffeId).then(() => this.checkReady(), (e: unknown) => this.identityFailed(e, spiffeId));
     }
     this.connect();
   }
@@ -153,7 +156,8 @@ export class ControlClient {
     if (this.ports[portName] === port && this.address === addr) return;
     this.ports[portName] = port;
     this.address = addr;
-    if (this.registered && !this.closed) void this.register().catch((e: unknown) => this.fail(e));
+    // If the control service is away, the next session registers with these ports anyway.
+    if (this.registered && !this.closed) void this.register().catch((e: unknown) => this.note(e));
   }
 
   async close(): Promise<void> {
@@ -161,6 +165,7 @@ export class ControlClient {
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    if (this.identityTimer) clearTimeout(this.identityTimer);
     this.stream?.close();
     const id = this.registered?.id;
     if (id) {
@@ -191,6 +196,8 @@ export class ControlClient {
     await this.register();
     if (this.closed) return;
     this.startHeartbeats();
+    // One stream at a time: a session may start while an old stream is still open.
+    this.stream?.close();
     this.watch();
   }
 
@@ -224,7 +231,7 @@ export class ControlClient {
       callControl(this.endpoint, 'POST', `/v1/workloads/${encodeURIComponent(id)}:heartbeat`).then(
         (r) => {
           // The control service forgot us (its data was reset, or a TTL sweep): register again.
-          if (r.status === 404) void this.register().catch((e: unknown) => this.fail(e));
+          if (r.status === 404) void this.register().catch((e: unknown) => this.note(e));
         },
         () => {
           /* away: the watch loop reconnects and re-registers */
@@ -287,7 +294,32 @@ export class ControlClient {
     const spiffeId = this.spiffeId(snap);
     // A new trust bundle (root rotation) or a new identity: get a certificate that carries them.
     const renew = this.signed !== undefined && (bundleChanged || this.signed.current().spiffeId !== spiffeId);
-    this.ensureIdentity(spiffeId, renew).then(() => this.checkReady(), (e: unknown) => this.fail(e));
+    this.ensureIdentity(spiffeId, renew).then(() => this.checkReady(), (e: unknown) => this.identityFailed(e, spiffeId));
+  }
+
+  /**
+   * The certificate could not be had (the CA refused or is away): try again on its own
+   * schedule, 1 s doubling to 30 s, without touching the watch stream, which is fine.
+   */
+  private identityFailed(e: unknown, spiffeId: string): void {
+    this.note(e);
+    if (this.closed || this.identityTimer) return;
+    const delay = Math.min(30_000, 1000 * 2 ** this.identityAttempt) * (0.5 + 0.5 * this.target.random());
+    this.identityAttempt = Math.min(this.identityAttempt + 1, 10);
+    this.identityTimer = setTimeout(() => {
+      this.identityTimer = undefined;
+      this.ensureIdentity(spiffeId).then(() => {
+        this.identityAttempt = 0;
+        this.checkReady();
+      }, (err: unknown) => this.identityFailed(err, spiffeId));
+    }, delay);
+    this.identityTimer.unref();
+  }
+
+  /** Records (and reports, unless it is only the control service being away) an error. */
+  private note(e: unknown): void {
+    this.lastError = e instanceof Error ? e.message : String(e);
+    if (!(e instanceof ControlUnreachable)) this.onError(this.lastError);
   }
 
   private spiffeId(snap: WireSnapshot): string {
