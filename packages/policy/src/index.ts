@@ -11,6 +11,7 @@ export * from './compile/string-match.js';
 export * from './compile/virtual-service.js';
 export * from './compile/destination-rule.js';
 export * from './compile/security.js';
+export * from './compile/telemetry.js';
 export * from './compile/snapshot.js';
 export * from './compile/view.js';
 export * from './decide/path.js';

@@ -1,0 +1,615 @@
+/**
+ * Tracing the way an Istio sidecar traces, through the OpenTelemetry API only: spans attach to
+ * whatever tracer provider the application registered (none: nothing is recorded, context still
+ * propagates).
+ *
+ * Propagation. Extract reads W3C Trace Context (`traceparent`, `tracestate`) or B3 (`b3` single,
+ * or `x-b3-traceid`, `x-b3-spanid`, `x-b3-sampled`, `x-b3-flags`), whichever is present; when
+ * both are and disagree, the preferred family wins (`w3c` by default, `b3` for a Zipkin tracing
+ * provider, since in an Envoy mesh each tracer reads and rewrites only its own headers). Inject
+ * writes both W3C and B3 multi-header (with `x-b3-parentspanid`), so Zipkin-configured Envoy
+ * sidecars (B3; Istio's `zipkin` tracer) and OpenTelemetry-configured ones (W3C; Istio's
+ * `opentelemetry` provider) join the same trace. Istio's default installation has no tracer
+ * (`global.proxy.tracer: none`); tracing starts with a Telemetry resource naming a provider.
+ * Stale copies of trace headers in an outgoing request (Istio asks applications to copy them)
+ * are replaced, never duplicated.
+ *
+ * `x-request-id`: kept when present, else a UUID v4 (crypto.randomUUID), carried in the context
+ * from the inbound request to the outbound ones. When Meshwork makes the sampling decision it
+ * records it in the UUID's version nibble as Envoy does (uuid request-id extension:
+ * '9' sampled, 'a' forced, 'b' client-forced), so Envoy sidecars downstream keep it.
+ *
+ * Sampling (`decideSampling`): an upstream decision (sampled flag of the parent) always wins; else
+ * with a Telemetry tracing spec, Envoy's order — a trace reason in `x-request-id`,
+ * `x-client-trace-id`, `x-envoy-force-trace`, then `randomSamplingPercentage` over the request id
+ * (`useRequestIdForTraceSampling`, Envoy's `uuid[0:8] % 10000`) or at random; without one,
+ * `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG` semantics, which for new traces the
+ * application's SDK applies itself.
+ *
+ * No duplicate spans: an inbound request already traced by @opentelemetry/instrumentation-http
+ * carries its server span in the context (`getRPCMetadata` from @opentelemetry/core, set for
+ * every incoming request) — Meshwork then uses that span instead of starting one. Outbound,
+ * @opentelemetry/instrumentation-undici creates its client span (and injects headers with the
+ * global propagator) from the `undici:request:create` diagnostics channel, below Meshwork's
+ * dispatcher; when that channel has subscribers Meshwork starts no client span and injects
+ * nothing but `x-request-id` (register `new MeshPropagator()` globally to get B3 too). Contexts
+ * marked with `suppressTracing` (exporters' own requests) get no span.
+ */
+import { hasSubscribers } from 'node:diagnostics_channel';
+import { randomUUID } from 'node:crypto';
+import {
+  context as otelContext, createContextKey, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags,
+  type Attributes, type Context, type Span, type SpanContext, type TextMapGetter, type TextMapPropagator, type TextMapSetter, type Tracer,
+} from '@opentelemetry/api';
+import { getRPCMetadata, isTracingSuppressed, RPCType, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { B3InjectEncoding, B3Propagator } from '@opentelemetry/propagator-b3';
+import type { CustomTag, TracingSpec } from '@meshwork/policy';
+import type { LocalWorkload } from './peer-metadata.js';
+import * as sc from './semconv.js';
+
+export const TRACER_NAME = '@meshwork/telemetry';
+export const REQUEST_ID_HEADER = 'x-request-id';
+export const TRACEPARENT_HEADER = 'traceparent';
+export const TRACESTATE_HEADER = 'tracestate';
+export const B3_HEADER = 'b3';
+export const X_B3_TRACE_ID = 'x-b3-traceid';
+export const X_B3_SPAN_ID = 'x-b3-spanid';
+export const X_B3_PARENT_SPAN_ID = 'x-b3-parentspanid';
+export const X_B3_SAMPLED = 'x-b3-sampled';
+export const X_B3_FLAGS = 'x-b3-flags';
+export const CLIENT_TRACE_ID_HEADER = 'x-client-trace-id';
+export const FORCE_TRACE_HEADER = 'x-envoy-force-trace';
+
+/** A header object with lower-case names, as node:http and the dispatchers use. */
+export type HeaderBag = Record<string, string | string[] | undefined>;
+
+const getter: TextMapGetter<HeaderBag> = {
+  keys: (c) => Object.keys(c),
+  get: (c, k) => c[k.toLowerCase()],
+};
+const setter: TextMapSetter<HeaderBag> = {
+  set: (c, k, v) => {
+    c[k.toLowerCase()] = v;
+  },
+};
+
+function first(v: string | string[] | undefined): string | undefined {
+  return typeof v === 'string' ? v : v?.[0];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Propagation
+
+export type TraceHeaderFormat = 'w3c' | 'b3multi' | 'b3single';
+
+export interface MeshPropagatorOptions {
+  /** The family that wins when W3C and B3 headers disagree (default `w3c`). */
+  prefer?: 'w3c' | 'b3' | undefined;
+  /** Formats written on inject (default `['w3c', 'b3multi']`). */
+  inject?: readonly TraceHeaderFormat[] | undefined;
+}
+
+const ALL_TRACE_FIELDS = [TRACEPARENT_HEADER, TRACESTATE_HEADER, B3_HEADER, X_B3_TRACE_ID, X_B3_SPAN_ID, X_B3_PARENT_SPAN_ID, X_B3_SAMPLED, X_B3_FLAGS];
+
+/**
+ * A TextMapPropagator that reads W3C or B3 and writes W3C and B3. Usable as the application's
+ * global propagator (`propagation.setGlobalPropagator(new MeshPropagator())`).
+ */
+export class MeshPropagator implements TextMapPropagator<HeaderBag> {
+  private readonly w3c = new W3CTraceContextPropagator();
+  private readonly b3Multi = new B3Propagator({ injectEncoding: B3InjectEncoding.MULTI_HEADER });
+  private readonly b3Single = new B3Propagator({ injectEncoding: B3InjectEncoding.SINGLE_HEADER });
+  private readonly order: TextMapPropagator[];
+  private readonly writers: TextMapPropagator[];
+
+  constructor(options: MeshPropagatorOptions = {}) {
+    this.order = options.prefer === 'b3' ? [this.b3Multi, this.w3c] : [this.w3c, this.b3Multi];
+    const formats = options.inject ?? ['w3c', 'b3multi'];
+    this.writers = formats.map((f) => (f === 'w3c' ? this.w3c : f === 'b3multi' ? this.b3Multi : this.b3Single));
+  }
+
+  inject(ctx: Context, carrier: HeaderBag, set: TextMapSetter<HeaderBag> = setter): void {
+    for (const w of this.writers) w.inject(ctx, carrier, set);
+  }
+
+  extract(ctx: Context, carrier: HeaderBag, get: TextMapGetter<HeaderBag> = getter): Context {
+    for (const p of this.order) {
+      const out = p.extract(ctx, carrier, get);
+      if (out !== ctx) return out;
+    }
+    return ctx;
+  }
+
+  fields(): string[] {
+    return [...ALL_TRACE_FIELDS];
+  }
+}
+
+const defaultPropagator = new MeshPropagator();
+const b3Propagator = new MeshPropagator({ prefer: 'b3' });
+
+/** The propagator for a tracing spec: B3 wins for a Zipkin provider. */
+export function propagatorFor(spec: TracingSpec | null | undefined): MeshPropagator {
+  return spec?.provider?.kind === 'zipkin' ? b3Propagator : defaultPropagator;
+}
+
+// ---------------------------------------------------------------------------------------------
+// x-request-id
+
+const REQUEST_ID_KEY = createContextKey('meshwork.request-id');
+// Envoy's uuid request-id extension: the version nibble carries the trace reason.
+const TRACE_BYTE_POSITION = 14;
+const REASON_NIBBLE = { sampled: '9', forced: 'a', client: 'b' } as const;
+export type TraceReason = keyof typeof REASON_NIBBLE;
+const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
+/** The request id carried by a context (set by `startServerSpan`). */
+export function getRequestId(ctx: Context = otelContext.active()): string | undefined {
+  return ctx.getValue(REQUEST_ID_KEY) as string | undefined;
+}
+
+export function setRequestId(ctx: Context, id: string): Context {
+  return ctx.setValue(REQUEST_ID_KEY, id);
+}
+
+/** A new request id: UUID v4. */
+export function newRequestId(): string {
+  return randomUUID();
+}
+
+/** The trace reason Envoy packed into a request id, if any. */
+export function traceReasonOf(requestId: string | undefined): TraceReason | undefined {
+  if (!requestId || requestId.length !== 36) return undefined;
+  switch (requestId[TRACE_BYTE_POSITION]) {
+    case '9':
+      return 'sampled';
+    case 'a':
+      return 'forced';
+    case 'b':
+      return 'client';
+    default:
+      return undefined;
+  }
+}
+
+/** Packs a trace reason into a UUID request id (uuid_impl: setTraceReason); other ids are returned as they are. */
+export function withTraceReason(requestId: string, reason: TraceReason | 'none'): string {
+  if (!UUID.test(requestId)) return requestId;
+  const nibble = reason === 'none' ? '4' : REASON_NIBBLE[reason];
+  return requestId.slice(0, TRACE_BYTE_POSITION) + nibble + requestId.slice(TRACE_BYTE_POSITION + 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sampling
+
+export interface SamplingPolicy {
+  /** `telemetry`: a Telemetry tracing spec decides (Envoy semantics); `env`: OTEL_TRACES_SAMPLER semantics. */
+  source: 'telemetry' | 'env';
+  /** Percentage of new traces sampled (0..100). */
+  percentage: number;
+  /** Sample by the request id's hash (Envoy), else at random. */
+  useRequestId: boolean;
+  /** Follow the parent's decision when there is one. */
+  parentBased: boolean;
+  /** Spans are reported (false: `disableSpanReporting`, or no provider — context still propagates). */
+  report: boolean;
+}
+
+/**
+ * The sampling policy: from the Telemetry spec when there is one, else from the OpenTelemetry
+ * environment variables (default `parentbased_always_on`).
+ */
+export function samplingPolicy(spec: TracingSpec | null | undefined, env: Readonly<Record<string, string | undefined>> = process.env): SamplingPolicy {
+  if (spec) return { source: 'telemetry', percentage: clamp(spec.samplingPercentage, 0, 100), useRequestId: spec.useRequestIdForTraceSampling, parentBased: true, report: !spec.disabled };
+  const sampler = (env.OTEL_TRACES_SAMPLER ?? '').trim().toLowerCase() || 'parentbased_always_on';
+  const arg = Number.parseFloat(env.OTEL_TRACES_SAMPLER_ARG ?? '');
+  const ratio = Number.isFinite(arg) ? clamp(arg, 0, 1) : 1;
+  const off = env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true';
+  switch (sampler) {
+    case 'always_on':
+      return { source: 'env', percentage: 100, useRequestId: false, parentBased: false, report: !off };
+    case 'always_off':
+      return { source: 'env', percentage: 0, useRequestId: false, parentBased: false, report: !off };
+    case 'traceidratio':
+      return { source: 'env', percentage: ratio * 100, useRequestId: false, parentBased: false, report: !off };
+    case 'parentbased_always_off':
+      return { source: 'env', percentage: 0, useRequestId: false, parentBased: true, report: !off };
+    case 'parentbased_traceidratio':
+      return { source: 'env', percentage: ratio * 100, useRequestId: false, parentBased: true, report: !off };
+    default: // parentbased_always_on, and unknown samplers fall back to the default (OTel spec)
+      return { source: 'env', percentage: 100, useRequestId: false, parentBased: true, report: !off };
+  }
+}
+
+function clamp(v: number, lo: number, hi: number): number {
+  return Number.isFinite(v) ? Math.min(hi, Math.max(lo, v)) : lo;
+}
+
+export interface SamplingInput {
+  /** The parent's sampled flag; undefined when there is no parent. */
+  parentSampled?: boolean | undefined;
+  requestId?: string | undefined;
+  /** `x-client-trace-id` is present (Envoy traces it: client sampling 100 %). */
+  clientTraceId?: boolean | undefined;
+  /** `x-envoy-force-trace` is present. */
+  forceTrace?: boolean | undefined;
+  /** The trace id (32 hex) the OTel ratio sampler hashes; default: a random draw. */
+  traceId?: string | undefined;
+  random?: (() => number) | undefined;
+}
+
+export type SamplingReason = 'parent' | 'request-id' | 'client' | 'forced' | 'random' | 'ratio';
+
+export interface SamplingDecision {
+  sampled: boolean;
+  reason: SamplingReason;
+}
+
+/** Envoy's uuid request-id extension `toInteger`: the first 8 hex digits. */
+function requestIdInteger(id: string): number | undefined {
+  if (id.length < 8) return undefined;
+  const head = id.slice(0, 8);
+  return /^[0-9a-fA-F]{8}$/.test(head) ? Number.parseInt(head, 16) : undefined;
+}
+
+/** OpenTelemetry's TraceIdRatioBasedSampler hash (XOR of the 32-bit words of the trace id). */
+function traceIdAccumulate(traceId: string): number {
+  let acc = 0;
+  for (let i = 0; i < traceId.length / 8; i++) acc = (acc ^ Number.parseInt(traceId.slice(i * 8, i * 8 + 8), 16)) >>> 0;
+  return acc;
+}
+
+/** Decides whether a request is traced (see the module comment for the order). */
+export function decideSampling(policy: SamplingPolicy, input: SamplingInput = {}): SamplingDecision {
+  const random = input.random ?? Math.random;
+  if (policy.parentBased && input.parentSampled !== undefined) return { sampled: input.parentSampled, reason: 'parent' };
+  if (policy.source === 'telemetry') {
+    const prior = traceReasonOf(input.requestId);
+    if (prior) return { sampled: true, reason: 'request-id' };
+    if (input.clientTraceId) return { sampled: true, reason: 'client' };
+    if (input.forceTrace) return { sampled: true, reason: 'forced' };
+    // Percent → per ten thousand, rounded (PROTOBUF_PERCENT_TO_ROUNDED_INTEGER_OR_DEFAULT).
+    const threshold = Math.round(policy.percentage * 100);
+    const v = policy.useRequestId && input.requestId ? requestIdInteger(input.requestId) : undefined;
+    const draw = v !== undefined ? v % 10000 : Math.floor(random() * 10000);
+    return { sampled: draw < threshold, reason: 'random' };
+  }
+  if (policy.percentage >= 100) return { sampled: true, reason: 'ratio' };
+  if (policy.percentage <= 0) return { sampled: false, reason: 'ratio' };
+  const ratio = policy.percentage / 100;
+  if (input.traceId && /^[0-9a-f]{32}$/i.test(input.traceId)) return { sampled: traceIdAccumulate(input.traceId) <= Math.floor(ratio * 0xffffffff), reason: 'ratio' };
+  return { sampled: random() < ratio, reason: 'ratio' };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Existing instrumentation
+
+/**
+ * The server span of an instrumentation that already traces this inbound request
+ * (@opentelemetry/instrumentation-http marks its context with RPC metadata of type HTTP).
+ */
+export function existingServerSpan(ctx: Context = otelContext.active()): Span | undefined {
+  const rpc = getRPCMetadata(ctx);
+  if (rpc?.type === RPCType.HTTP && rpc.span) return rpc.span;
+  const span = trace.getSpan(ctx) as (Span & { instrumentationScope?: { name?: string }; instrumentationLibrary?: { name?: string }; kind?: SpanKind }) | undefined;
+  const scope = span?.instrumentationScope?.name ?? span?.instrumentationLibrary?.name;
+  return scope === '@opentelemetry/instrumentation-http' && span?.kind === SpanKind.SERVER ? span : undefined;
+}
+
+/** True when something (normally @opentelemetry/instrumentation-undici) creates a span for every undici request. */
+export function undiciInstrumentationActive(): boolean {
+  return hasSubscribers('undici:request:create');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Spans
+
+/** `<host>:<port><path>`: the operation (span) name Istio gives its routes (route.go: GetRouteOperation; telemetry.go: TraceOperation). */
+export function istioOperation(host: string, port: number, path = '/*'): string {
+  return `${host}:${port}${path}`;
+}
+
+/** Istio's service tags (tracing.go: buildServiceTags), computed once per local workload. */
+export function istioSpanTags(local: LocalWorkload, meshId?: string): Attributes {
+  return Object.freeze({
+    [sc.TAG_ISTIO_CANONICAL_REVISION]: local.canonicalRevision || 'latest',
+    [sc.TAG_ISTIO_CANONICAL_SERVICE]: local.canonicalService || 'unknown',
+    [sc.TAG_ISTIO_MESH_ID]: meshId || 'unknown',
+    [sc.TAG_ISTIO_NAMESPACE]: local.namespace || 'default',
+    [sc.TAG_ISTIO_CLUSTER_ID]: local.clusterId || 'unknown',
+  });
+}
+
+const staticTags = new WeakMap<readonly CustomTag[], { fixed: Attributes; headers: { tag: string; name: string; defaultValue: string }[] }>();
+
+/** Custom tags: literals and environment values resolved once per spec, headers per request. */
+function customTags(tags: readonly CustomTag[], headers: HeaderBag, env: Readonly<Record<string, string | undefined>>): Attributes | undefined {
+  if (tags.length === 0) return undefined;
+  let s = staticTags.get(tags);
+  if (!s) {
+    const fixed: Attributes = {};
+    const hs: { tag: string; name: string; defaultValue: string }[] = [];
+    for (const t of tags) {
+      if (t.kind === 'literal') fixed[t.tag] = t.value;
+      else if (t.kind === 'environment') {
+        const v = env[t.name] ?? t.defaultValue;
+        if (v) fixed[t.tag] = v;
+      } else hs.push(t);
+    }
+    staticTags.set(tags, (s = { fixed, headers: hs }));
+  }
+  if (s.headers.length === 0) return s.fixed;
+  const out: Attributes = { ...s.fixed };
+  for (const h of s.headers) {
+    const v = first(headers[h.name]) ?? h.defaultValue;
+    if (v) out[h.tag] = v;
+  }
+  return out;
+}
+
+function method(m: string): Attributes {
+  const up = m.toUpperCase();
+  return sc.KNOWN_HTTP_METHODS.has(up) ? { [sc.ATTR_HTTP_REQUEST_METHOD]: up } : { [sc.ATTR_HTTP_REQUEST_METHOD]: '_OTHER', [sc.ATTR_HTTP_REQUEST_METHOD_ORIGINAL]: m };
+}
+
+// Random ids as the OTel SDK makes them (RandomIdGenerator: not cryptographic, just unique).
+const HEX = '0123456789abcdef';
+function randomHex(len: number): string {
+  let s = '';
+  for (let i = 0; i < len; i++) s += HEX[(Math.random() * 16) | 0];
+  return /^0+$/.test(s) ? randomHex(len) : s;
+}
+
+/** A span that is not recorded but carries ids and a not-sampled flag, so the decision propagates. */
+function unsampledSpan(parent: SpanContext | undefined): Span {
+  return trace.wrapSpanContext({ traceId: parent?.traceId ?? randomHex(32), spanId: randomHex(16), traceFlags: TraceFlags.NONE, traceState: parent?.traceState });
+}
+
+function isSampled(sc: SpanContext | undefined): boolean {
+  return sc !== undefined && (sc.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED;
+}
+
+export interface SpanResult {
+  /** HTTP status (0: no response). */
+  statusCode: number;
+  /** Envoy response flags, recorded as the `response_flags` tag. */
+  responseFlags?: readonly string[] | string | undefined;
+  error?: unknown;
+}
+
+export interface SpanHandle {
+  /** The span (an existing instrumentation's, a non-recording one when not sampled). */
+  readonly span: Span;
+  /** The context to continue in: holds the span and the request id. */
+  readonly context: Context;
+  readonly requestId: string;
+  /** Meshwork started (and will end) the span. */
+  readonly owned: boolean;
+  readonly sampled: boolean;
+  readonly decision: SamplingDecision | undefined;
+  /** Records the outcome and ends the span if Meshwork owns it. Never throws. */
+  end(result: SpanResult): void;
+}
+
+interface CommonSpanOptions {
+  /** Span name; Istio's form is `istioOperation(host, port)`. */
+  operation: string;
+  method: string;
+  /** The Telemetry tracing spec of this direction (`compileTelemetry(...).tracing?.server` / `.client`); none: OTEL_* semantics. */
+  tracing?: TracingSpec | null | undefined;
+  /** `istioSpanTags(local)`, added when the spec's `enableIstioTags` is on (default on). */
+  istioTags?: Attributes | undefined;
+  tracer?: Tracer | undefined;
+  propagator?: MeshPropagator | undefined;
+  /** Default: the active context. */
+  parentContext?: Context | undefined;
+  env?: Readonly<Record<string, string | undefined>> | undefined;
+}
+
+export interface ServerSpanOptions extends CommonSpanOptions {
+  /** The incoming request headers (lower-case names). */
+  headers: HeaderBag;
+  /** The request target: path and query. */
+  target: string;
+  scheme?: 'http' | 'https' | undefined;
+  /** `:authority` / Host. */
+  authority?: string | undefined;
+  port?: number | undefined;
+  clientAddress?: string | undefined;
+  clientPort?: number | undefined;
+}
+
+export interface ClientSpanOptions extends CommonSpanOptions {
+  /** The outgoing request headers (lower-case names): trace headers and `x-request-id` are written here. */
+  headers: HeaderBag;
+  url: string | URL;
+  /** The cluster the request goes to (Envoy's `upstream_cluster` tag). */
+  upstreamCluster?: string | undefined;
+  /** `auto` (default): no Meshwork client span when undici is instrumented; `always`; `never`. */
+  spans?: 'auto' | 'always' | 'never' | undefined;
+}
+
+function tracerOf(t: Tracer | undefined): Tracer {
+  return t ?? trace.getTracer(TRACER_NAME);
+}
+
+function finish(span: Span, owned: boolean, kind: 'server' | 'client', r: SpanResult) {
+  if (!owned) return;
+  try {
+    if (r.statusCode > 0) span.setAttribute(sc.ATTR_HTTP_RESPONSE_STATUS_CODE, r.statusCode);
+    const flags = r.responseFlags === undefined ? undefined : typeof r.responseFlags === 'string' ? r.responseFlags : r.responseFlags.join(',');
+    if (flags) span.setAttribute(sc.TAG_RESPONSE_FLAGS, flags);
+    const failed = r.error !== undefined || r.statusCode === 0 || r.statusCode >= (kind === 'server' ? 500 : 400);
+    if (failed) {
+      const type = r.error instanceof Error ? (((r.error as { code?: unknown }).code as string | undefined) ?? r.error.name) : r.statusCode > 0 ? String(r.statusCode) : '_OTHER';
+      span.setAttribute(sc.ATTR_ERROR_TYPE, type);
+      span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+    span.end();
+  } catch {
+    // A tracer that throws must never break the request.
+  }
+}
+
+function noopHandle(ctx: Context, requestId: string, span: Span | undefined): SpanHandle {
+  const s = span ?? trace.wrapSpanContext({ traceId: '00000000000000000000000000000000', spanId: '0000000000000000', traceFlags: TraceFlags.NONE });
+  return { span: s, context: setRequestId(ctx, requestId), requestId, owned: false, sampled: isSampled(span?.spanContext()), decision: undefined, end: () => {} };
+}
+
+function requestIdFrom(v: string | string[] | undefined): string | undefined {
+  const id = first(v)?.trim();
+  return id && id.length <= 256 ? id : undefined;
+}
+
+/**
+ * Starts the server span of an inbound request (or adopts the span an HTTP instrumentation
+ * already made), joined to the caller's trace. Run the handler in `handle.context`.
+ *
+ * @example
+ * const h = startServerSpan({ headers: req.headers, method: req.method, target: req.url, authority: req.headers.host, port: 9080, operation: istioOperation('reviews.default.svc.cluster.local', 9080) });
+ * context.with(h.context, () => handler(req, res));
+ * res.on('finish', () => h.end({ statusCode: res.statusCode }));
+ */
+export function startServerSpan(o: ServerSpanOptions): SpanHandle {
+  const base = o.parentContext ?? otelContext.active();
+  let requestId = requestIdFrom(o.headers[REQUEST_ID_HEADER]) ?? newRequestId();
+  try {
+    if (isTracingSuppressed(base)) return noopHandle(base, requestId, trace.getSpan(base));
+    const existing = existingServerSpan(base);
+    if (existing) return noopHandle(base, requestId, existing);
+
+    const spec = o.tracing ?? undefined;
+    const propagator = o.propagator ?? propagatorFor(spec);
+    const extracted = propagator.extract(base, o.headers);
+    const parent = trace.getSpanContext(extracted);
+    const remoteParent = parent && trace.isSpanContextValid(parent) ? parent : undefined;
+    const policy = samplingPolicy(spec, o.env);
+    if (!policy.report) {
+      // Envoy without a tracer: no span, the incoming context passes through unchanged.
+      return noopHandle(extracted, requestId, remoteParent ? trace.wrapSpanContext(remoteParent) : undefined);
+    }
+    const decision = decideSampling(policy, {
+      parentSampled: remoteParent ? isSampled(remoteParent) : undefined,
+      requestId,
+      clientTraceId: o.headers[CLIENT_TRACE_ID_HEADER] !== undefined,
+      forceTrace: o.headers[FORCE_TRACE_HEADER] !== undefined,
+      traceId: remoteParent?.traceId,
+    });
+    if (policy.source === 'telemetry' && decision.sampled && (decision.reason === 'random' || decision.reason === 'client' || decision.reason === 'forced')) {
+      requestId = withTraceReason(requestId, decision.reason === 'random' ? 'sampled' : decision.reason);
+    }
+    // Without Telemetry, a new trace is the SDK's to sample (it reads the same OTEL_* settings).
+    const defer = policy.source === 'env' && remoteParent === undefined;
+    let span: Span;
+    let owned = false;
+    if (decision.sampled || defer) {
+      const host = o.authority?.replace(/:\d+$/, '');
+      const q = o.target.indexOf('?');
+      const attributes: Attributes = {
+        ...method(o.method),
+        [sc.ATTR_URL_PATH]: q < 0 ? o.target : o.target.slice(0, q),
+        ...(q >= 0 ? { [sc.ATTR_URL_QUERY]: o.target.slice(q + 1) } : {}),
+        [sc.ATTR_URL_SCHEME]: o.scheme ?? 'http',
+        ...(host ? { [sc.ATTR_SERVER_ADDRESS]: host } : {}),
+        ...(o.port ? { [sc.ATTR_SERVER_PORT]: o.port } : {}),
+        ...(o.clientAddress ? { [sc.ATTR_CLIENT_ADDRESS]: o.clientAddress } : {}),
+        ...(o.clientPort ? { [sc.ATTR_CLIENT_PORT]: o.clientPort } : {}),
+        ...(first(o.headers['user-agent']) ? { [sc.ATTR_USER_AGENT_ORIGINAL]: first(o.headers['user-agent'])! } : {}),
+        [sc.TAG_REQUEST_ID]: requestId,
+        ...(spec?.enableIstioTags !== false ? o.istioTags : undefined),
+        ...customTags(spec?.customTags ?? [], o.headers, o.env ?? process.env),
+      };
+      span = tracerOf(o.tracer).startSpan(o.operation, { kind: SpanKind.SERVER, attributes }, extracted);
+      owned = true;
+    } else span = unsampledSpan(remoteParent);
+    const sampled = isSampled(span.spanContext());
+    return {
+      span,
+      context: setRequestId(trace.setSpan(extracted, span), requestId),
+      requestId,
+      owned,
+      sampled,
+      decision: defer ? { sampled, reason: 'ratio' } : decision,
+      end: (r) => finish(span, owned, 'server', r),
+    };
+  } catch {
+    return noopHandle(base, requestId, undefined);
+  }
+}
+
+/**
+ * Starts the client span of an outbound request and writes the propagation headers into
+ * `o.headers` (or, when an undici instrumentation already traces requests, only
+ * `x-request-id`).
+ *
+ * @example
+ * const h = startClientSpan({ headers, method: 'GET', url: 'http://reviews:9080/reviews/1', operation: istioOperation('reviews.default.svc.cluster.local', 9080) });
+ * // ... send with `headers`, then
+ * h.end({ statusCode: 200 });
+ */
+export function startClientSpan(o: ClientSpanOptions): SpanHandle {
+  const base = o.parentContext ?? otelContext.active();
+  const requestId = requestIdFrom(o.headers[REQUEST_ID_HEADER]) ?? getRequestId(base) ?? newRequestId();
+  o.headers[REQUEST_ID_HEADER] = requestId;
+  try {
+    if (isTracingSuppressed(base)) return noopHandle(base, requestId, trace.getSpan(base));
+    if (o.spans === 'never' || (o.spans !== 'always' && undiciInstrumentationActive())) return noopHandle(base, requestId, trace.getSpan(base));
+
+    const spec = o.tracing ?? undefined;
+    const propagator = o.propagator ?? propagatorFor(spec);
+    const parent = trace.getSpanContext(base);
+    const validParent = parent && trace.isSpanContextValid(parent) ? parent : undefined;
+    const policy = samplingPolicy(spec, o.env);
+    const inject = (span: Span | undefined) => {
+      if (spec?.disableContextPropagation) return;
+      for (const f of ALL_TRACE_FIELDS) delete o.headers[f]; // stale copies from the inbound request
+      if (!span || !trace.isSpanContextValid(span.spanContext())) return;
+      propagator.inject(trace.setSpan(base, span), o.headers);
+      if (validParent && o.headers[X_B3_SPAN_ID] !== undefined && validParent.spanId !== span.spanContext().spanId) o.headers[X_B3_PARENT_SPAN_ID] = validParent.spanId;
+    };
+    if (!policy.report) {
+      // No span: the context passes through unchanged, as through an Envoy without a tracer.
+      const pass = validParent ? trace.wrapSpanContext(validParent) : undefined;
+      if (pass) inject(pass);
+      return noopHandle(base, requestId, pass);
+    }
+    const decision = decideSampling(policy, { parentSampled: validParent ? isSampled(validParent) : undefined, requestId, traceId: validParent?.traceId });
+    const defer = policy.source === 'env' && validParent === undefined;
+    let span: Span;
+    let owned = false;
+    if (decision.sampled || defer) {
+      const url = typeof o.url === 'string' ? new URL(o.url) : o.url;
+      const scheme = url.protocol.replace(/:$/, '');
+      const attributes: Attributes = {
+        ...method(o.method),
+        [sc.ATTR_URL_FULL]: url.href,
+        [sc.ATTR_SERVER_ADDRESS]: url.hostname,
+        [sc.ATTR_SERVER_PORT]: url.port ? Number(url.port) : scheme === 'https' ? 443 : 80,
+        [sc.TAG_REQUEST_ID]: requestId,
+        ...(o.upstreamCluster ? { [sc.TAG_UPSTREAM_CLUSTER]: o.upstreamCluster } : {}),
+        ...(spec?.enableIstioTags !== false ? o.istioTags : undefined),
+        ...customTags(spec?.customTags ?? [], o.headers, o.env ?? process.env),
+      };
+      span = tracerOf(o.tracer).startSpan(o.operation, { kind: SpanKind.CLIENT, attributes }, base);
+      owned = true;
+    } else span = unsampledSpan(validParent);
+    inject(span);
+    const sampled = isSampled(span.spanContext());
+    return {
+      span,
+      context: setRequestId(trace.setSpan(base, span), requestId),
+      requestId,
+      owned,
+      sampled,
+      decision: defer ? { sampled, reason: 'ratio' } : decision,
+      end: (r) => finish(span, owned, 'client', r),
+    };
+  } catch {
+    return noopHandle(base, requestId, undefined);
+  }
+}
+
+/** The root context with a request id, for code that starts work outside any request. */
+export function contextWithRequestId(id: string = newRequestId()): Context {
+  return setRequestId(ROOT_CONTEXT, id);
+}
