@@ -8,6 +8,13 @@
  */
 export type Severity = 'error' | 'warning' | 'info';
 
+/**
+ * How messages show values from the input (one helper for every message builder): `quoteValue`
+ * (Go's `%q`, escaped, cut after 200 characters), `showValue` (bare when short and printable),
+ * and `boundMessage`, a backstop for a whole message (one line, at most 1,000 characters).
+ */
+export { boundMessage, MAX_MESSAGE_LENGTH, MAX_SHOWN_VALUE, quoteValue, showValue } from './validate/go-compat.js';
+
 export interface Diagnostic {
   severity: Severity;
   /** Stable code: `schema`, `cel`, `semantic`, `yaml`, `load`, `ignored`, or an analyzer's name. */

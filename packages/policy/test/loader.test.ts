@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadText } from '../src/index.js';
+import { loadObjects, loadText } from '../src/index.js';
 
 describe('loader', () => {
   it('keeps file, line and column for every node across documents', () => {
@@ -47,6 +47,9 @@ describe('loader', () => {
     const r2 = loadText(block, 'deep2.yaml');
     expect(r2.diagnostics).toHaveLength(1);
     expect(r2.diagnostics[0]!.message).toMatch(/nesting deeper than/);
+    // Compact sequences (`- - - x`) count too, before anything is parsed: the text bound (2 × 64 levels) trips at column 257.
+    const r3 = loadText(`${'- '.repeat(100_000)}x\n`, 'deep3.yaml');
+    expect(r3.diagnostics).toEqual([expect.objectContaining({ message: 'nesting deeper than 64 levels', line: 1, column: 257 })]);
   });
 
   it('refuses binary junk and reports YAML syntax errors with a position', () => {
@@ -76,4 +79,73 @@ it('refuses an anchor that contains itself', () => {
   expect(r.resources).toEqual([]);
   expect(r.diagnostics).toHaveLength(1);
   expect(r.diagnostics[0]!.message).toMatch(/anchor value contains itself/);
+});
+
+describe('nesting is counted on the data, the same for YAML and JSON', () => {
+  /** A Service whose spec nests `n` maps below it in block YAML (document 1, spec 2, x 3, then n more). */
+  const blockYaml = (n: number): string =>
+    `apiVersion: v1\nkind: Service\nmetadata: {name: deep}\nspec:\n  x:\n${Array.from({ length: n }, (_, i) => `${'  '.repeat(i + 2)}n:`).join('\n')} leaf\n`;
+
+  it('accepts 64 levels and refuses 65, as YAML and as the JSON it is stored as', () => {
+    for (const n of [61, 62, 63]) {
+      const depth = n + 2;
+      const yaml = loadText(blockYaml(n), 'deep.yaml');
+      const accepted = depth <= 64;
+      expect(yaml.resources.length, `${depth} levels as YAML`).toBe(accepted ? 1 : 0);
+      if (accepted) {
+        // Reloaded as JSON (what the control service's snapshot hub does with a stored object).
+        const json = loadObjects([yaml.resources[0]!.raw], 'stored');
+        expect(json.diagnostics).toEqual([]);
+        expect(json.resources).toHaveLength(1);
+      } else {
+        expect(yaml.diagnostics[0]).toMatchObject({ severity: 'error', code: 'yaml', message: 'nesting deeper than 64 levels', file: 'deep.yaml' });
+      }
+    }
+  });
+
+  it('refuses a 70-deep block document at the first level past the limit, with its path', () => {
+    const r = loadText(blockYaml(70), 'deep.yaml');
+    expect(r.resources).toEqual([]);
+    expect(r.diagnostics).toHaveLength(1);
+    // Level 65 is the 62nd `n:` (on line 5 + 62).
+    expect(r.diagnostics[0]).toMatchObject({ message: 'nesting deeper than 64 levels', line: 67, path: `spec.x${'.n'.repeat(62)}` });
+  });
+
+  it('counts compact `- - -` sequences and aliases like any other nesting', () => {
+    const compact = `apiVersion: v1\nkind: Service\nmetadata: {name: deep}\nspec:\n  x:\n  ${'- '.repeat(70)}leaf\n`;
+    expect(loadText(compact).diagnostics[0]?.message).toBe('nesting deeper than 64 levels');
+    const x = `${'['.repeat(40)}1${']'.repeat(40)}`;
+    const aliased = `apiVersion: v1\nkind: Service\nmetadata: {name: deep}\nspec:\n  a: &a ${x}\n  b: ${'['.repeat(30)}*a${']'.repeat(30)}\n`;
+    expect(loadText(aliased).diagnostics[0]?.message).toBe('nesting deeper than 64 levels');
+    // The same 70 levels written as JSON.
+    let v: unknown = 'leaf';
+    for (let i = 0; i < 70; i++) v = { n: v };
+    expect(loadObjects([{ apiVersion: 'v1', kind: 'Service', metadata: { name: 'deep' }, spec: v }]).diagnostics[0]?.message).toBe('nesting deeper than 64 levels');
+  });
+});
+
+describe('the loader refuses what has no JSON form, at its line', () => {
+  it('a NUL byte', () => {
+    const r = loadText('apiVersion: v1\nkind: Service\n# \u0000\n', 'nul.yaml');
+    expect(r.diagnostics).toEqual([expect.objectContaining({ code: 'yaml', file: 'nul.yaml', line: 3, column: 3, message: 'not a text file (NUL byte at offset 31)' })]);
+  });
+
+  it('.inf and .nan anywhere (quoted, they are strings)', () => {
+    const svc = (v: string): string => `apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  ports:\n  - {port: 80, targetPort: ${v}}\n`;
+    expect(loadText(svc('.inf'), 'inf.yaml').diagnostics).toEqual([
+      expect.objectContaining({ code: 'yaml', line: 6, column: 16, path: 'spec.ports[0].targetPort', message: 'error converting YAML to JSON: json: unsupported value: +Inf' }),
+    ]);
+    expect(loadText(svc('-.Inf')).diagnostics[0]?.message).toMatch(/unsupported value: -Inf$/);
+    expect(loadText(svc('.nan')).diagnostics[0]?.message).toMatch(/unsupported value: NaN$/);
+    expect(loadText(svc('1e999')).diagnostics[0]?.message).toMatch(/unsupported value: \+Inf$/);
+    expect(loadText(svc('".inf"')).resources[0]!.spec.ports[0].targetPort).toBe('.inf');
+  });
+
+  it('keeps a `__proto__` key as an ordinary key, in the data and in the labels', () => {
+    const r = loadText('apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n  labels: {__proto__: x, app: y}\nspec:\n  selector: {__proto__: x}\n');
+    const res = r.resources[0]!;
+    expect(Object.keys(res.metadata.labels)).toEqual(['__proto__', 'app']);
+    expect(Object.getPrototypeOf(res.metadata.labels)).toBe(Object.prototype);
+    expect(Object.keys(res.spec.selector)).toEqual(['__proto__']);
+  });
 });

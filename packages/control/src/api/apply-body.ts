@@ -22,8 +22,10 @@ export function parseJsonBody(text: string, file: string): ParsedBody {
     value = JSON.parse(text);
   } catch (e) {
     const msg = (e as Error).message;
+    // V8 names the position for most errors, but not for "Unexpected end of JSON input" nor
+    // "Unexpected token 'x', ..." : then the offset is found by scanning (the end, for a cut body).
     const at = /position (\d+)/.exec(msg);
-    const where = at ? lineCol(text, Number(at[1])) : {};
+    const where = lineCol(text, at ? Number(at[1]) : jsonErrorOffset(text));
     return { resources: [], diagnostics: [{ severity: 'error', code: 'json', file, ...where, message: `invalid JSON: ${msg.replace(/\s*\(line \d+ column \d+\)$/, '')}`, fix: 'correct the JSON syntax at this position' }] };
   }
   const start = skipWs(text, 0);
@@ -62,6 +64,84 @@ export function lineCol(text: string, offset: number): { line: number; column: n
     }
   }
   return { line, column: offset - lineStart + 1 };
+}
+
+/**
+ * The offset of the first JSON syntax error in `text` (`text.length` when the text ends too
+ * early), for a text JSON.parse refused. Iterative: nesting depth costs no stack.
+ */
+export function jsonErrorOffset(text: string): number {
+  const n = text.length;
+  const closers: string[] = [];
+  let i = 0;
+  // What may come next: a value, a value or `]` (just after `[`), a key, a key or `}` (just after `{`), `:`, or what follows a value.
+  let want: 'value' | 'valueOrEnd' | 'key' | 'keyOrEnd' | 'colon' | 'after' = 'value';
+  const LITERAL = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null/y;
+  /** Past the string starting at `i`, or -(offset of its error) - 1. */
+  const string = (): number => {
+    let j = i + 1;
+    while (j < n) {
+      const c = text.charCodeAt(j);
+      if (c === 0x22) return j + 1;
+      if (c < 0x20) return -j - 1;
+      if (c === 0x5c) {
+        const e = text[j + 1];
+        if (e === undefined) return -n - 1;
+        if (e === 'u') {
+          for (let k = j + 2; k < j + 6; k++) if (k >= n ? true : !/[0-9a-fA-F]/.test(text[k]!)) return -Math.min(k, n) - 1;
+          j += 6;
+        } else if ('"\\/bfnrt'.includes(e)) j += 2;
+        else return -(j + 1) - 1;
+        continue;
+      }
+      j++;
+    }
+    return -n - 1;
+  };
+  for (;;) {
+    while (i < n && (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r')) i++;
+    if (i >= n) return n;
+    const c = text[i]!;
+    if ((want === 'valueOrEnd' && c === ']') || (want === 'keyOrEnd' && c === '}')) {
+      closers.pop();
+      i++;
+      want = 'after';
+    } else if (want === 'value' || want === 'valueOrEnd') {
+      if (c === '{' || c === '[') {
+        closers.push(c === '{' ? '}' : ']');
+        i++;
+        want = c === '{' ? 'keyOrEnd' : 'valueOrEnd';
+      } else if (c === '"') {
+        const end = string();
+        if (end < 0) return -end - 1;
+        i = end;
+        want = 'after';
+      } else {
+        LITERAL.lastIndex = i;
+        const m = LITERAL.exec(text);
+        if (!m) return i;
+        i += m[0].length;
+        want = 'after';
+      }
+    } else if (want === 'key' || want === 'keyOrEnd') {
+      if (c !== '"') return i;
+      const end = string();
+      if (end < 0) return -end - 1;
+      i = end;
+      want = 'colon';
+    } else if (want === 'colon') {
+      if (c !== ':') return i;
+      i++;
+      want = 'value';
+    } else {
+      const close = closers[closers.length - 1];
+      if (close === undefined) return i; // something after the whole value
+      if (c === ',') want = close === '}' ? 'key' : 'value';
+      else if (c === close) closers.pop();
+      else return i;
+      i++;
+    }
+  }
 }
 
 // A minimal scanner over text that JSON.parse has already accepted.

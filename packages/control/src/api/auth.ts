@@ -3,8 +3,9 @@
  * allowed everything, and a join token (scoped to a namespace and service account, with
  * expiry, stored only as its sha256): it may read in its own namespace, register workloads
  * into its own namespace's WorkloadGroups with its own service account (checked in
- * registerWorkload), heartbeat/deregister workloads of its namespace, get a certificate for
- * its own SPIFFE ID (checked in signCertificate) and read the trust bundle; nothing else (403).
+ * registerWorkload), heartbeat, watch, ack and deregister workloads of its namespace that run
+ * as its service account (authorizeWorkload), get a certificate for its own SPIFFE ID
+ * (checked in signCertificate) and read the trust bundle; nothing else (403).
  * No token ever appears in an error message or a log line.
  */
 import { timingSafeEqual } from 'node:crypto';
@@ -17,14 +18,26 @@ import { ApiError } from './http.js';
 export type JoinPrincipal = { kind: 'join'; namespace: string; serviceAccount: string; tokenHash: string };
 export type Principal = { kind: 'admin' } | JoinPrincipal;
 
+/** What a request does to one registered workload. */
+export type WorkloadOperation = 'heartbeat' | 'watch' | 'ack' | 'deregister';
+
+/** How a refusal words each workload operation: "may not <...> workload shop/x". */
+const WORKLOAD_OPERATION_WORDS: Record<WorkloadOperation, string> = {
+  heartbeat: 'send heartbeats for',
+  watch: 'watch',
+  ack: 'acknowledge snapshots for',
+  deregister: 'deregister',
+};
+
 /**
  * What a request does: `read` resources or workloads (in `namespace`; undefined = all
  * namespaces), `write` resources, `admin` (tokens), `register` a workload (scope checked
- * once the body is read), `workload` (heartbeat/deregister a workload of `namespace`),
- * `sign` a CSR (the identity is checked against the token's scope once the CSR is read),
- * `trust` (read the trust bundle: any valid token).
+ * once the body is read), `workload` (`operation` on a workload of `namespace`; its service
+ * account is checked once the workload is loaded, see authorizeWorkload), `sign` a CSR (the
+ * identity is checked against the token's scope once the CSR is read), `trust` (read the
+ * trust bundle: any valid token).
  */
-export type Action = { verb: 'read' | 'write' | 'admin' | 'register' | 'workload' | 'sign' | 'trust'; namespace?: string | undefined };
+export type Action = { verb: 'read' | 'write' | 'admin' | 'register' | 'workload' | 'sign' | 'trust'; namespace?: string | undefined; operation?: WorkloadOperation | undefined };
 
 /** The prefix of every join token, so a leaked one is recognisable (secret scanners). */
 export const JOIN_TOKEN_PREFIX = 'mwj_';
@@ -87,11 +100,21 @@ export function authorize(principal: Principal, action: Action): void {
     case 'trust':
       return; // the trust bundle is public to every valid token
     case 'workload':
-      if (!own) throw forbidden(principal, `change workloads outside its namespace`);
-      return;
+      if (!own) throw forbidden(principal, `${action.operation ? WORKLOAD_OPERATION_WORDS[action.operation] : 'act on'} workloads outside its namespace`);
+      return; // and only those of its service account: authorizeWorkload, once the workload is loaded
     case 'write':
       throw forbidden(principal, 'apply or delete resources');
     case 'admin':
       throw forbidden(principal, 'create or revoke tokens');
   }
+}
+
+/**
+ * Throws 403 `forbidden` when a join token may not perform `operation` on this workload: one
+ * of its namespace (checked by `authorize` first) that runs as another service account. A
+ * token acts for one identity, and a workload's snapshots, health and ACKs are that identity's.
+ */
+export function authorizeWorkload(principal: Principal, workload: { id: string; serviceAccount: string }, operation: WorkloadOperation): void {
+  if (principal.kind === 'admin' || workload.serviceAccount === principal.serviceAccount) return;
+  throw forbidden(principal, `${WORKLOAD_OPERATION_WORDS[operation]} workload ${workload.id}, which runs as service account "${workload.serviceAccount}"`);
 }

@@ -3,7 +3,7 @@
  * list, get and delete, over the `ControlStore`.
  */
 import type { IncomingMessage } from 'node:http';
-import { validateResources, type Diagnostic, type Resource } from '@meshwork/policy';
+import { boundMessage, loadObjects, MAX_SHOWN_VALUE, showValue, validateResources, type Diagnostic, type Resource } from '@meshwork/policy';
 import { StoreError } from '../store/errors.js';
 import { resourceKeyString } from '../store/keys.js';
 import type { ControlStore, ResourceDoc, ResourceKey } from '../store/types.js';
@@ -19,9 +19,15 @@ const YAML_TYPES = new Set(['application/yaml', 'application/x-yaml', 'text/yaml
 const JSON_TYPES = new Set(['application/json']);
 export const APPLY_CONTENT_TYPES = [...YAML_TYPES, ...JSON_TYPES];
 
-/** What a client sees of a diagnostic. */
+/** A text field of a diagnostic, bounded: policy's messages quote input values cut short already; this is the backstop. */
+const bounded = (s: string | undefined, max?: number): string | undefined => (s === undefined ? undefined : boundMessage(s, max));
+
+/** What a client sees of a diagnostic: every text field on one line and of bounded length. */
 function publicDiagnostic(d: Diagnostic): Record<string, unknown> {
-  return { severity: d.severity, code: d.code, file: d.file, line: d.line, column: d.column, resource: d.resource, path: d.path, message: d.message, fix: d.fix };
+  return {
+    severity: d.severity, code: d.code, file: d.file, line: d.line, column: d.column,
+    resource: bounded(d.resource, 4 * MAX_SHOWN_VALUE), path: bounded(d.path, 4 * MAX_SHOWN_VALUE), message: bounded(d.message), fix: bounded(d.fix),
+  };
 }
 
 /** Checks the content type before the body is read (415). */
@@ -53,7 +59,31 @@ export async function applyResources(store: ControlStore, body: Buffer, format: 
   for (const r of parsed.resources) {
     // Kinds that are neither Istio nor a Kubernetes Service are not kept by the control service.
     if (!valid.has(r) && !diagnostics.some((d) => d.severity === 'error' && d.resource === r.key)) {
-      diagnostics.push({ severity: 'error', code: 'kind', file: r.source.file, line: r.source.line, column: r.source.column, resource: r.key, message: `${r.apiVersion} ${r.kind} is not a kind the control service keeps`, fix: 'apply Istio resources (networking, security, telemetry) and Kubernetes Services only' });
+      diagnostics.push({ severity: 'error', code: 'kind', file: r.source.file, line: r.source.line, column: r.source.column, resource: r.key, message: `${showValue(r.apiVersion)} ${showValue(r.kind)} is not a kind the control service keeps`, fix: 'apply Istio resources (networking, security, telemetry) and Kubernetes Services only' });
+    }
+  }
+  const refused = new Set(diagnostics.filter((d) => d.severity === 'error').map((d) => d.resource));
+  const stored = new Map<Resource, ResourceDoc>();
+  for (const r of parsed.resources) {
+    if (refused.has(r.key)) continue;
+    // The API server would make a name from generateName; the control service keeps what it is given.
+    if (r.metadata.name === '') {
+      const at = r.locate(['metadata', 'generateName']);
+      diagnostics.push({ severity: 'error', code: 'name', ...at, resource: r.key, path: 'metadata.name', message: 'metadata.name: Required value: the control service does not generate names (generateName)', fix: 'name the resource with metadata.name' });
+      continue;
+    }
+    // Defence in depth: what is stored must load again (the snapshot hub reloads every stored
+    // object as JSON through loadObjects). Anything the loader accepted as YAML or JSON should.
+    const doc = toDoc(r);
+    stored.set(r, doc);
+    const reloaded = loadObjects([doc], r.source.file);
+    const failure = reloaded.diagnostics.find((d) => d.severity === 'error');
+    if (reloaded.resources.length !== 1 || failure) {
+      diagnostics.push({
+        severity: 'error', code: 'load', file: r.source.file, line: r.source.line, column: r.source.column, resource: r.key,
+        message: `the document cannot be stored: it would not load again from its stored JSON form: ${failure?.message ?? 'no resource'}`,
+        fix: failure?.fix ?? 'simplify the document',
+      });
     }
   }
   const errors = diagnostics.filter((d) => d.severity === 'error');
@@ -61,12 +91,13 @@ export async function applyResources(store: ControlStore, body: Buffer, format: 
     throw new ApiError(400, 'invalid', `${errors.length} error${errors.length === 1 ? '' : 's'} in the batch; nothing was applied`, { diagnostics: errors.map(publicDiagnostic) });
   }
   if (parsed.resources.length === 0) {
-    throw new ApiError(400, 'invalid', 'the body holds no resources; nothing was applied', { diagnostics: [] });
+    const empty: Diagnostic = { severity: 'error', code: 'empty', file, line: 1, column: 1, message: 'the body holds no resources', fix: 'send at least one Istio resource or Kubernetes Service (YAML documents, or a JSON object, array or { items })' };
+    throw new ApiError(400, 'invalid', 'the body holds no resources; nothing was applied', { diagnostics: [publicDiagnostic(empty)] });
   }
   const docs: ResourceDoc[] = [];
   const expected: Record<string, string> = {};
   for (const r of parsed.resources) {
-    docs.push(toDoc(r));
+    docs.push(stored.get(r) ?? toDoc(r));
     if (r.metadata.resourceVersion !== undefined && r.metadata.resourceVersion !== '') {
       expected[resourceKeyString(keyOf(r))] = String(r.metadata.resourceVersion);
     }
@@ -89,9 +120,12 @@ function keyOf(r: Resource): ResourceKey {
 /** The document as stored: the loader's plain data, with the namespace it defaulted to. */
 function toDoc(r: Resource): ResourceDoc {
   const raw = structuredClone(r.raw) as Record<string, unknown>;
+  // Spreads copy every key as an own property (`__proto__` included); `meta[k] = v` would not.
   const meta: Record<string, unknown> = { ...((raw.metadata as Record<string, unknown> | undefined) ?? {}), name: r.metadata.name, namespace: r.metadata.namespace };
   delete meta.resourceVersion;
   delete meta.generation;
+  // `creationTimestamp: null` (as kubectl writes it) means unset: the store sets it.
+  if (meta.creationTimestamp === null) delete meta.creationTimestamp;
   return { ...raw, apiVersion: r.apiVersion, kind: r.kind, metadata: meta } as ResourceDoc;
 }
 

@@ -12,7 +12,7 @@ import type { SnapshotHub } from '../snapshots.js';
 import { ackWorkload, DEFAULT_WATCH_HEARTBEAT_MS, serveWatch, statusReply } from './watch.js';
 import { RateLimiter, rateLimited, type RateLimitClass, type RateLimitOptions } from './rate-limit.js';
 import type { ControlStore, ResourceKey } from '../store/types.js';
-import { adminTokenDigest, authenticate, authorize, type Action, type Principal } from './auth.js';
+import { adminTokenDigest, authenticate, authorize, authorizeWorkload, type Action, type Principal, type WorkloadOperation } from './auth.js';
 import { createToken, revokeToken } from './tokens.js';
 import { ApiError, readBody, sendError, sendJson } from './http.js';
 import { applyFormat, applyResources, deleteResource, getResource, listResources, storeErrorToApi, type JsonReply } from './resources.js';
@@ -72,6 +72,11 @@ interface RouteContext {
 interface RouteMethod {
   /** What authorization must allow, from the path parameters and query. */
   action: (ctx: RouteContext) => Action;
+  /**
+   * Authorization that needs the store (after `action` is allowed, before the rate limit, the
+   * body and any streaming): throws 403 (or 404) when the principal may not act on the target.
+   */
+  target?: (ctx: RouteContext) => Promise<void>;
   /** Rate-limited per token (checked after authorization, before the body is read). */
   limit?: RateLimitClass;
   run: (ctx: RouteContext) => Promise<JsonReply> | JsonReply;
@@ -101,6 +106,22 @@ export interface Route {
 }
 
 const SEGMENT = '([^/]+)';
+
+/** The `workload` action of a route on `/v1/workloads/{id}...`: the namespace of the id. */
+const workloadAction = (operation: WorkloadOperation) => (ctx: RouteContext): Action => ({ verb: 'workload', namespace: namespaceOfId(ctx.params[0]!), operation });
+
+/**
+ * A join token acts only on the workloads of its namespace (`workloadAction`) that run as its
+ * service account: the workload is loaded to check (404 when it is not registered). The
+ * admin acts on any.
+ */
+const ownWorkload = (operation: WorkloadOperation) => async (ctx: RouteContext): Promise<void> => {
+  if (ctx.principal.kind === 'admin') return;
+  const id = ctx.params[0]!;
+  const workload = await ctx.store.getWorkload(id);
+  if (!workload) throw new ApiError(404, 'not_found', `workload ${id} is not registered`, { workload: id });
+  authorizeWorkload(ctx.principal, workload, operation);
+};
 
 function keyFrom(params: string[]): ResourceKey {
   const [kind, namespace, name] = params as [string, string, string];
@@ -182,7 +203,8 @@ export const ROUTES: readonly Route[] = [
     pattern: new RegExp(`^/v1/workloads/${SEGMENT}:heartbeat$`),
     methods: {
       POST: {
-        action: (ctx) => ({ verb: 'workload', namespace: namespaceOfId(ctx.params[0]!) }),
+        action: workloadAction('heartbeat'),
+        target: ownWorkload('heartbeat'),
         run: (ctx) => heartbeatWorkload(ctx.store, ctx.params[0]!, ctx.workloads),
       },
     },
@@ -192,7 +214,8 @@ export const ROUTES: readonly Route[] = [
     pattern: new RegExp(`^/v1/workloads/${SEGMENT}:watch$`),
     methods: {
       GET: {
-        action: (ctx) => ({ verb: 'workload', namespace: namespaceOfId(ctx.params[0]!) }),
+        action: workloadAction('watch'),
+        target: ownWorkload('watch'),
         run: streamOnly,
         stream: async (ctx, res) => {
           if (!ctx.hub) throw noHub();
@@ -206,7 +229,8 @@ export const ROUTES: readonly Route[] = [
     pattern: new RegExp(`^/v1/workloads/${SEGMENT}:ack$`),
     methods: {
       POST: {
-        action: (ctx) => ({ verb: 'workload', namespace: namespaceOfId(ctx.params[0]!) }),
+        action: workloadAction('ack'),
+        target: ownWorkload('ack'),
         run: async (ctx) => {
           requireJson(ctx.req);
           const body = await readBody(ctx.req, Math.min(ctx.maxBodyBytes, MAX_ACK_BODY_BYTES));
@@ -233,7 +257,8 @@ export const ROUTES: readonly Route[] = [
     pattern: new RegExp(`^/v1/workloads/${SEGMENT}$`),
     methods: {
       DELETE: {
-        action: (ctx) => ({ verb: 'workload', namespace: namespaceOfId(ctx.params[0]!) }),
+        action: workloadAction('deregister'),
+        target: ownWorkload('deregister'),
         changes: true,
         run: (ctx) => deregisterWorkload(ctx.store, ctx.params[0]!),
       },
@@ -353,6 +378,7 @@ export function controlHandler(options: ControlServerOptions): RequestListener {
     const principal = await authenticate(req, adminDigest, store, workloads.now());
     const ctx: RouteContext = { req, query: url.searchParams, params, store, maxBodyBytes, workloads, ca, hub, watchHeartbeatMs, principal };
     authorize(principal, method.action(ctx));
+    await method.target?.(ctx);
     if (method.limit && limiter) {
       // Keyed by the token's sha256 (or 'admin'), never by the token.
       const retryAfter = limiter.take(`${method.limit}:${principal.kind === 'admin' ? 'admin' : principal.tokenHash}`);

@@ -146,16 +146,13 @@ export function workloadFromGroup(groupSpec: Obj, r: RegisterRequest): WorkloadI
   return w;
 }
 
+// Object.fromEntries: every key an own property, `__proto__` included (`out[k] = ...` would set the prototype).
 function stringMapLoose(v: unknown): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (isObj(v)) for (const [k, x] of Object.entries(v)) if (typeof x === 'string') out[k] = x;
-  return out;
+  return isObj(v) ? Object.fromEntries(Object.entries(v).filter((e): e is [string, string] => typeof e[1] === 'string')) : {};
 }
 
 function numberMapLoose(v: unknown): Record<string, number> {
-  const out: Record<string, number> = {};
-  if (isObj(v)) for (const [k, x] of Object.entries(v)) if (Number.isInteger(x) && (x as number) > 0 && (x as number) < 65536) out[k] = x as number;
-  return out;
+  return isObj(v) ? Object.fromEntries(Object.entries(v).filter((e): e is [string, number] => Number.isInteger(e[1]) && (e[1] as number) > 0 && (e[1] as number) < 65536)) : {};
 }
 
 function withHealth(w: Workload, o: WorkloadApiOptions): Workload & { healthy: boolean } {

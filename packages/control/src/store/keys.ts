@@ -35,7 +35,9 @@ export function checkKey(key: ResourceKey): void {
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) => {
     if (v && typeof v === 'object' && !Array.isArray(v)) {
-      const out: Record<string, unknown> = {};
+      // No prototype: a key named `__proto__` (an ordinary key in JSON and YAML) is then an own
+      // property like any other, not a prototype change that drops it from the hash.
+      const out: Record<string, unknown> = Object.create(null);
       for (const k of Object.keys(v).sort()) out[k] = (v as Record<string, unknown>)[k];
       return out;
     }

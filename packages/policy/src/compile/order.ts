@@ -25,7 +25,6 @@ export function labelsMatch(selector: Record<string, string> | undefined, labels
 
 export function strMap(v: unknown): Record<string, string> | undefined {
   if (!v || typeof v !== 'object' || Array.isArray(v)) return undefined;
-  const out: Record<string, string> = {};
-  for (const [k, x] of Object.entries(v)) out[k] = String(x);
-  return out;
+  // Own properties for every key, `__proto__` included (`out[k] = ...` would set the prototype and drop the label).
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, String(x)]));
 }

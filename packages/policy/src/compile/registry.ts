@@ -76,16 +76,13 @@ function exportToOf(list: unknown, ownNs: string): string[] {
   return list.map((x) => (x === '.' ? ownNs : String(x)));
 }
 
+// Object.fromEntries: every key an own property, `__proto__` included (`out[k] = ...` would set the prototype).
 function labelsOf(v: unknown): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (v && typeof v === 'object' && !Array.isArray(v)) for (const [k, x] of Object.entries(v)) out[k] = String(x);
-  return out;
+  return v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, String(x)])) : {};
 }
 
 function numberMap(v: unknown): Record<string, number> {
-  const out: Record<string, number> = {};
-  if (v && typeof v === 'object') for (const k in v as object) out[k] = Number((v as Record<string, unknown>)[k]);
-  return out;
+  return v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, Number(x)])) : {};
 }
 
 /** Builds the registry. Endpoints are matched to selecting services through a label index. */

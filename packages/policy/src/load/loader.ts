@@ -144,17 +144,22 @@ function loadBuffer(buf: Buffer, file: string, partial: Partial<LoadLimits>, sta
   if (buf.length > limits.maxFileBytes) {
     return fail(`input is ${formatBytes(buf.length)}; the limit is ${formatBytes(limits.maxFileBytes)}`, 'split the configuration into smaller files');
   }
-  const nul = buf.indexOf(0);
-  if (nul >= 0) return fail(`not a text file (NUL byte at offset ${nul})`, 'pass YAML or JSON files only');
   const text = buf.toString('utf8');
+  const nul = buf.indexOf(0);
+  if (nul >= 0) {
+    // A NUL byte is never part of a multi-byte UTF-8 sequence: it is U+0000 in the decoded text.
+    const lc = lineCol(text, text.indexOf('\u0000'));
+    return fail(`not a text file (NUL byte at offset ${nul})`, 'pass YAML or JSON files only', lc.line, lc.column);
+  }
   const bad = text.indexOf('\uFFFD');
   if (bad >= 0 && !buf.includes(Buffer.from('\uFFFD', 'utf8'))) {
     const lc = lineCol(text, bad);
     return fail('not valid UTF-8 text', 'save the file as UTF-8', lc.line, lc.column);
   }
-  // Nesting is measured on the raw text before parsing, so a 10,000-deep document is refused
-  // without ever building (or recursing through) its tree.
-  const depth = flowDepthExceeded(text, limits.maxDepth);
+  // A first, generous bound on the raw text before parsing, so a 10,000-deep document is
+  // refused without ever building (or recursing through) its tree. The limit itself is
+  // measured on the parsed data below, the same way for YAML and JSON.
+  const depth = textNestingExceeded(text, 2 * limits.maxDepth);
   if (depth) {
     return fail(`nesting deeper than ${limits.maxDepth} levels`, 'Istio resources nest far less deeply; check for generated or corrupted input', depth.line, depth.column);
   }
@@ -209,6 +214,23 @@ function loadBuffer(buf: Buffer, file: string, partial: Partial<LoadLimits>, sta
       diagnostics.push({ severity: 'error', code: 'yaml', file, ...start, message: `document ${index + 1} is a ${Array.isArray(data) ? 'list' : typeof data}, not a Kubernetes object`, fix: 'each document needs apiVersion, kind, metadata and spec' });
       return;
     }
+    // Nesting counted on the data itself (aliases expanded), as it is stored and reloaded as
+    // JSON: a document accepted here loads again from its JSON form, and the other way round.
+    const deep = pathDeeperThan(data, limits.maxDepth);
+    if (deep) {
+      diagnostics.push({ severity: 'error', code: 'yaml', file, ...pos(locateOffset(doc, deep) ?? 0), path: formatPath(deep), message: `nesting deeper than ${limits.maxDepth} levels`, fix: 'Istio resources nest far less deeply; check for generated or corrupted input' });
+      return;
+    }
+    // YAML's .inf and .nan have no JSON form: Kubernetes refuses them when it converts the document to JSON.
+    const bad = nonFiniteNumber(data);
+    if (bad) {
+      diagnostics.push({
+        severity: 'error', code: 'yaml', file, ...pos(locateOffset(doc, bad.path) ?? 0), path: formatPath(bad.path) || undefined,
+        message: `error converting YAML to JSON: json: unsupported value: ${Number.isNaN(bad.value) ? 'NaN' : bad.value > 0 ? '+Inf' : '-Inf'}`,
+        fix: 'JSON has no infinity or NaN: write a finite number, or quote the value to make it a string',
+      });
+      return;
+    }
     const range = doc.range ?? [0, text.length];
     const digest = createHash('sha1').update(text.slice(range[0], range[2] ?? range[1])).digest('base64url');
     const r = toResource(data as Record<string, unknown>, doc, file, start, pos, order, digest);
@@ -241,11 +263,9 @@ function toResource(
   const md = (raw.metadata && typeof raw.metadata === 'object' && !Array.isArray(raw.metadata) ? raw.metadata : {}) as Record<string, unknown>;
   const name = typeof md.name === 'string' ? md.name : '';
   const namespace = typeof md.namespace === 'string' && md.namespace !== '' ? md.namespace : 'default';
-  const strMap = (v: unknown): Record<string, string> => {
-    const out: Record<string, string> = {};
-    if (v && typeof v === 'object' && !Array.isArray(v)) for (const [k, x] of Object.entries(v)) out[k] = String(x);
-    return out;
-  };
+  // Object.fromEntries defines every key as an own property, `__proto__` included (`out[k] = ...` would set the prototype).
+  const strMap = (v: unknown): Record<string, string> =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, String(x)])) : {};
   const ts = md.creationTimestamp;
   const locate = (path: readonly PathSegment[]): { file: string; line: number; column: number } => {
     const offset = locateOffset(doc, path);
@@ -301,6 +321,72 @@ function isCyclic(root: unknown): boolean {
   return false;
 }
 
+type Container = Record<string, unknown> | unknown[];
+
+const isContainer = (v: unknown): v is Container => v !== null && typeof v === 'object' && !(v instanceof Date);
+
+function childEntries(node: Container): [PathSegment, unknown][] {
+  return Array.isArray(node) ? node.map((v, i) => [i, v]) : Object.entries(node);
+}
+
+/**
+ * The path to the first map or list nested deeper than `max` (the document itself is level
+ * 1), or undefined. Iterative, and linear in the data even when aliases share subtrees
+ * (heights are memoised per object); the data must be acyclic (`isCyclic` first).
+ */
+function pathDeeperThan(root: unknown, max: number): PathSegment[] | undefined {
+  if (!isContainer(root)) return undefined;
+  const height = new Map<object, number>();
+  const stack: { node: Container; children: [PathSegment, unknown][]; i: number; h: number }[] = [{ node: root, children: childEntries(root), i: 0, h: 1 }];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    if (top.i < top.children.length) {
+      const child = top.children[top.i++]![1];
+      if (!isContainer(child)) continue;
+      const known = height.get(child);
+      if (known !== undefined) top.h = Math.max(top.h, known + 1);
+      else stack.push({ node: child, children: childEntries(child), i: 0, h: 1 });
+      continue;
+    }
+    stack.pop();
+    height.set(top.node, top.h);
+    const parent = stack[stack.length - 1];
+    if (parent) parent.h = Math.max(parent.h, top.h + 1);
+  }
+  if (height.get(root)! <= max) return undefined;
+  // Down the tallest branch to the first level past the limit.
+  const path: PathSegment[] = [];
+  let node: Container = root;
+  for (let level = 1; level <= max; level++) {
+    let next: [PathSegment, Container] | undefined;
+    for (const [k, v] of childEntries(node)) if (isContainer(v) && (next === undefined || height.get(v)! > height.get(next[1])!)) next = [k, v];
+    path.push(next![0]);
+    node = next![1];
+  }
+  return path;
+}
+
+/** The first NaN or ±Infinity in the data and its path (iterative; each shared object once). */
+function nonFiniteNumber(root: unknown): { path: PathSegment[]; value: number } | undefined {
+  if (!isContainer(root)) return undefined;
+  const seen = new Set<object>([root]);
+  const stack: { children: [PathSegment, unknown][]; i: number; path: PathSegment[] }[] = [{ children: childEntries(root), i: 0, path: [] }];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    if (top.i >= top.children.length) {
+      stack.pop();
+      continue;
+    }
+    const [k, v] = top.children[top.i++]!;
+    if (typeof v === 'number' && !Number.isFinite(v)) return { path: [...top.path, k], value: v };
+    if (isContainer(v) && !seen.has(v)) {
+      seen.add(v);
+      stack.push({ children: childEntries(v), i: 0, path: [...top.path, k] });
+    }
+  }
+  return undefined;
+}
+
 /**
  * Go's YAML parser (which Kubernetes and Istio use) reads `[1.2.3.4, 2001:db8::]` as two
  * strings; the YAML 1.2 spec, and so the `yaml` package, reads the second item as the
@@ -351,17 +437,25 @@ function locateOffset(doc: Document.Parsed, path: readonly PathSegment[]): numbe
 }
 
 /**
- * Returns the position where bracket or indentation nesting first exceeds `max`, scanning
- * the text once. Counts flow brackets outside quoted strings plus block indentation steps,
- * which is an upper bound good enough to refuse pathological input early.
+ * A bound on nesting read from the raw text in one pass, before anything is parsed: flow
+ * brackets outside quoted strings plus block indentation steps, a compact `- - -` sequence
+ * counting one step per `- `. It over-counts (the lines of a block scalar count as steps), so
+ * it only guards the parser against pathological input, with a limit well above the real
+ * one; the real limit is counted on the parsed data (`pathDeeperThan`). Returns where the
+ * bound is first exceeded.
  */
-function flowDepthExceeded(text: string, max: number): { line: number; column: number } | undefined {
+function textNestingExceeded(text: string, max: number): { line: number; column: number } | undefined {
   let depth = 0;
   let quote = '';
   let line = 1;
   let lineStart = 0;
   let comment = false;
   const indents: number[] = [];
+  const indent = (col: number): boolean => {
+    while (indents.length > 0 && indents[indents.length - 1]! >= col) indents.pop();
+    indents.push(col);
+    return indents.length > max;
+  };
   let atLineStart = true;
   for (let i = 0; i < text.length; i++) {
     const c = text[i]!;
@@ -370,34 +464,42 @@ function flowDepthExceeded(text: string, max: number): { line: number; column: n
       lineStart = i + 1;
       comment = false;
       atLineStart = true;
-      if (quote === "'" || quote === '"') continue;
       continue;
     }
     if (atLineStart) {
       if (c === ' ' || c === '\t') continue;
       atLineStart = false;
       if (depth === 0 && !quote) {
-        // Block nesting: indentation levels of this line.
-        const col = i - lineStart;
-        while (indents.length > 0 && indents[indents.length - 1]! >= col) indents.pop();
-        indents.push(col);
-        if (indents.length > max * 2) return { line, column: col + 1 };
+        // Block nesting: indentation levels of this line, then each compact `- ` entry on it.
+        if (indent(i - lineStart)) return { line, column: i - lineStart + 1 };
+        while (text[i] === '-' && (text[i + 1] === ' ' || text[i + 1] === '\t')) {
+          i += 2;
+          while (text[i] === ' ' || text[i] === '\t') i++;
+          if (i >= text.length || text[i] === '\n' || text[i] === '\r' || text[i] === '#') break;
+          if (indent(i - lineStart)) return { line, column: i - lineStart + 1 };
+        }
+        if (i >= text.length) break;
+        if (text[i] === '\n') {
+          i--; // the newline is handled by the next turn
+          continue;
+        }
       }
     }
+    const ch = text[i]!;
     if (comment) continue;
     if (quote) {
-      if (c === '\\' && quote === '"') i++;
-      else if (c === quote) quote = '';
+      if (ch === '\\' && quote === '"') i++;
+      else if (ch === quote) quote = '';
       continue;
     }
-    if (c === '#') comment = true;
-    else if (c === '"' || c === "'") {
+    if (ch === '#') comment = true;
+    else if (ch === '"' || ch === "'") {
       const prev = text[i - 1];
-      if (prev === undefined || /[\s,[{:]/.test(prev)) quote = c;
-    } else if (c === '[' || c === '{') {
+      if (prev === undefined || /[\s,[{:]/.test(prev)) quote = ch;
+    } else if (ch === '[' || ch === '{') {
       depth++;
-      if (depth + indents.length / 2 > max) return { line, column: i - lineStart + 1 };
-    } else if (c === ']' || c === '}') {
+      if (depth + indents.length > max) return { line, column: i - lineStart + 1 };
+    } else if (ch === ']' || ch === '}') {
       if (depth > 0) depth--;
     }
   }

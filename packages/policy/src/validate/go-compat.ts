@@ -73,6 +73,75 @@ export function goQuote(s: string | Uint8Array): string {
   return out + '"';
 }
 
+/** At most this many characters of an input value are shown in a diagnostic message. */
+export const MAX_SHOWN_VALUE = 200;
+
+/** `s` cut after `max` UTF-16 units, never inside a surrogate pair; `undefined` when it is not longer. */
+function cut(s: string, max: number): string | undefined {
+  if (s.length <= max) return undefined;
+  const end = s.charCodeAt(max - 1) >= 0xd800 && s.charCodeAt(max - 1) <= 0xdbff ? max - 1 : max;
+  return s.slice(0, end);
+}
+
+function characters(s: string): number {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+}
+
+/**
+ * How a diagnostic message quotes a value taken from the input: Go's `%q` (strconv.Quote, so
+ * control characters, line breaks and invalid text are escaped and the message stays one line),
+ * cut after `max` characters with the full length told: `"xxxx…" (1048576 characters)`.
+ * Values up to `max` characters read exactly as Go prints them.
+ */
+export function quoteValue(value: string, max = MAX_SHOWN_VALUE): string {
+  const head = cut(value, max);
+  if (head === undefined) return goQuote(value);
+  return `${goQuote(head).slice(0, -1)}…" (${characters(value)} characters)`;
+}
+
+/**
+ * Text that is already escaped (JSON, a Go `%v` of a list or map) cut after `max` characters,
+ * with the full length told: `{"a":"xxxx…"… (1048576 characters)`.
+ */
+export function clipShown(text: string, max = MAX_SHOWN_VALUE): string {
+  const head = cut(text, max);
+  return head === undefined ? text : `${head}… (${characters(text)} characters)`;
+}
+
+/** Characters that would break a one-line message or hide what it shows. */
+const UNSAFE_BARE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\uFFFD]/u;
+
+/**
+ * A value taken from the input where the message shows it bare (Go's `%s`/`%v`): as it is when
+ * it is at most `max` characters of printable text, else quoted as `quoteValue` does.
+ */
+export function showValue(value: string, max = MAX_SHOWN_VALUE): string {
+  return value.length <= max && !UNSAFE_BARE.test(value) ? value : quoteValue(value, max);
+}
+
+/** At most this many characters in a whole diagnostic message (a backstop: values are cut first). */
+export const MAX_MESSAGE_LENGTH = 1000;
+
+/**
+ * A whole message made safe to show on one line: line breaks and other control characters
+ * escaped, and cut to `max` characters (the start and the end kept: the end usually says
+ * what rule was broken). For messages assembled from parts that were not quoted one by one.
+ */
+export function boundMessage(message: string, max = MAX_MESSAGE_LENGTH): string {
+  // eslint-disable-next-line no-control-regex
+  let m = message.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => (c === '\n' ? '\\n' : c === '\r' ? '\\r' : c === '\t' ? '\\t' : `\\u${hex(c.charCodeAt(0), 4)}`));
+  if (m.length > max) {
+    const tail = Math.floor(max / 4);
+    const head = cut(m, max - tail - 1) ?? m;
+    let end = m.length - tail;
+    if (m.charCodeAt(end) >= 0xdc00 && m.charCodeAt(end) <= 0xdfff) end++;
+    m = `${head}…${m.slice(end)}`;
+  }
+  return m;
+}
+
 /** fmt's `%v` for a float64 (strconv 'g', shortest: exponent form below 1e-04 and from 1e+06). */
 export function goFloat(f: number): string {
   if (Number.isNaN(f)) return 'NaN';
@@ -238,7 +307,7 @@ export interface GoAddr {
 
 /** netip's parseAddrError text. */
 function addrError(input: string, msg: string, at = ''): { error: string } {
-  return { error: `ParseAddr(${goQuote(input)}): ${msg}${at === '' ? '' : ` (at ${goQuote(at)})`}` };
+  return { error: `ParseAddr(${quoteValue(input)}): ${msg}${at === '' ? '' : ` (at ${quoteValue(at)})`}` };
 }
 
 /** netip.parseIPv4Fields over `input[off:end]`; errors name the whole input. */
@@ -352,7 +421,7 @@ export function goParseAddr(s: string): GoAddr | { error: string } {
 
 /** netip.ParsePrefix: `addr/bits`, no zone, bits without sign or leading zero; or Go's error text. */
 export function goParsePrefix(s: string): { family: 4 | 6; bits: number } | { error: string } {
-  const fail = (msg: string): { error: string } => ({ error: `netip.ParsePrefix(${goQuote(s)}): ${msg}` });
+  const fail = (msg: string): { error: string } => ({ error: `netip.ParsePrefix(${quoteValue(s)}): ${msg}` });
   const slash = s.lastIndexOf('/');
   if (slash < 0) return fail("no '/'");
   const addr = goParseAddr(s.slice(0, slash));
@@ -360,9 +429,9 @@ export function goParsePrefix(s: string): { family: 4 | 6; bits: number } | { er
   if (addr.family === 6 && addr.zone !== '') return fail('IPv6 zones cannot be present in a prefix');
   const bitsStr = s.slice(slash + 1);
   // strconv.Atoi would accept a sign and leading zeros; ParsePrefix does not.
-  if (bitsStr.length > 1 && (bitsStr[0]! < '1' || bitsStr[0]! > '9')) return fail(`bad bits after slash: ${goQuote(bitsStr)}`);
+  if (bitsStr.length > 1 && (bitsStr[0]! < '1' || bitsStr[0]! > '9')) return fail(`bad bits after slash: ${quoteValue(bitsStr)}`);
   const bits = goAtoi(bitsStr);
-  if (bits === undefined) return fail(`bad bits after slash: ${goQuote(bitsStr)}`);
+  if (bits === undefined) return fail(`bad bits after slash: ${quoteValue(bitsStr)}`);
   if (bits < 0 || bits > (addr.family === 4 ? 32 : 128)) return fail('prefix length out of range');
   return { family: addr.family, bits };
 }
@@ -483,7 +552,7 @@ function unescape(s: string, mode: UrlEncoding): string {
       i += 3;
     } else {
       if ((mode === 'host' || mode === 'zone') && c < 0x80 && shouldEscape(c, mode)) {
-        throw new UrlError(`invalid character ${goQuote(String.fromCharCode(c))} in host name`);
+        throw new UrlError(`invalid character ${quoteValue(String.fromCharCode(c))} in host name`);
       }
       i++;
     }
@@ -554,7 +623,7 @@ function parseHost(host: string): string {
     const i = host.lastIndexOf(']');
     if (i < 0) throw new UrlError("missing ']' in host");
     const colonPort = host.slice(i + 1);
-    if (!validOptionalPort(colonPort)) throw new UrlError(`invalid port ${goQuote(colonPort)} after host`);
+    if (!validOptionalPort(colonPort)) throw new UrlError(`invalid port ${quoteValue(colonPort)} after host`);
     const unescapedColonPort = unescape(colonPort, 'host');
     const hostname = host.slice(1, i);
     // RFC 6874: `%25` introduces the zone, which may %-encode more than the host may.
@@ -570,7 +639,7 @@ function parseHost(host: string): string {
   const colon = host.lastIndexOf(':');
   if (colon !== -1) {
     const colonPort = host.slice(colon);
-    if (!validOptionalPort(colonPort)) throw new UrlError(`invalid port ${goQuote(colonPort)} after host`);
+    if (!validOptionalPort(colonPort)) throw new UrlError(`invalid port ${quoteValue(colonPort)} after host`);
   }
   return unescape(host, 'host');
 }
@@ -674,7 +743,7 @@ function urlResult<T>(url: string, step: () => T): T | { error: string } {
   try {
     return step();
   } catch (e) {
-    if (e instanceof UrlError) return { error: `parse ${goQuote(url)}: ${e.message}` };
+    if (e instanceof UrlError) return { error: `parse ${quoteValue(url)}: ${e.message}` };
     throw e;
   }
 }

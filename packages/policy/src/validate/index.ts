@@ -7,7 +7,8 @@
 import type { Diagnostic } from '../diagnostics.js';
 import { formatPath, type PathSegment, type Resource } from '../load/resource.js';
 import { APPLIED_KINDS, findCrd, isIstioGroup } from '../kinds.js';
-import { validateSchema } from './schema.js';
+import { labelErrors, validateObjectMetadata, validateSchema } from './schema.js';
+import { quoteValue, showValue } from './go-compat.js';
 import { SEMANTIC_VALIDATORS } from './semantic/index.js';
 import type { Reporter } from './types.js';
 import { unappliedFields } from './unapplied.js';
@@ -69,7 +70,13 @@ export function validateResource(r: Resource): { accepted: boolean; istio: boole
   const at = { file: r.source.file, line: r.source.line, column: r.source.column, resource: r.key };
   if (r.group === '' && r.version === 'v1' && r.kind === 'Service') {
     const rep = reporterFor(r, diagnostics, 'service');
-    if (!r.metadata.name) rep.error(['metadata', 'name'], 'metadata.name: Required value', 'name the Service');
+    // ObjectMeta as the API server checks it (a Service's name is a DNS-1035 label), as every Istio kind's is by its schema.
+    validateObjectMetadata(r.raw, (path, message) => rep.error(path, message, schemaFix(message, r)), { name: 'dns1035-label' });
+    const selector = r.spec?.selector;
+    if (selector !== undefined && selector !== null) {
+      if (typeof selector !== 'object' || Array.isArray(selector)) rep.error(['spec', 'selector'], 'spec.selector must be a map of label name → value', 'write the selector as {app: reviews}');
+      else for (const e of labelErrors(selector)) rep.error(['spec', 'selector', e.key], `spec.selector: ${e.message}`, 'selector keys are label names (`[dns-prefix/]name`) and values label values, as in metadata.labels');
+    }
     const ports = r.spec?.ports;
     if (ports !== undefined && !Array.isArray(ports)) rep.error(['spec', 'ports'], 'spec.ports must be a list', 'list the ports as [{name, port}]');
     for (const [i, p] of (Array.isArray(ports) ? ports : []).entries()) {
@@ -78,18 +85,18 @@ export function validateResource(r: Resource): { accepted: boolean; istio: boole
     return { accepted: rep.errors === 0, istio: false, diagnostics };
   }
   if (!isIstioGroup(r.group)) {
-    diagnostics.push({ severity: 'info', code: 'skipped', ...at, message: `${r.apiVersion} ${r.kind} is not an Istio kind: skipped` });
+    diagnostics.push({ severity: 'info', code: 'skipped', ...at, message: `${showValue(r.apiVersion)} ${showValue(r.kind)} is not an Istio kind: skipped` });
     return { accepted: false, istio: false, diagnostics };
   }
   const crd = findCrd(r.group, r.kind);
   if (!crd) {
-    diagnostics.push({ severity: 'error', code: 'schema', ...at, message: `no kind "${r.kind}" is registered for version "${r.apiVersion}"`, fix: 'check the kind and apiVersion against Istio\'s CRDs' });
+    diagnostics.push({ severity: 'error', code: 'schema', ...at, message: `no kind ${quoteValue(r.kind)} is registered for version ${quoteValue(r.apiVersion)}`, fix: 'check the kind and apiVersion against Istio\'s CRDs' });
     return { accepted: false, istio: true, diagnostics };
   }
   const version = crd.versions[r.version];
   if (!version || !version.served) {
     const served = Object.entries(crd.versions).filter(([, v]) => v.served).map(([k]) => `${crd.group}/${k}`);
-    diagnostics.push({ severity: 'error', code: 'schema', ...at, message: `no kind "${r.kind}" is registered for version "${r.apiVersion}"`, fix: `use one of: ${served.join(', ')}` });
+    diagnostics.push({ severity: 'error', code: 'schema', ...at, message: `no kind ${quoteValue(r.kind)} is registered for version ${quoteValue(r.apiVersion)}`, fix: `use one of: ${served.join(', ')}` });
     return { accepted: false, istio: true, diagnostics };
   }
   const schemaRep = reporterFor(r, diagnostics, 'schema');

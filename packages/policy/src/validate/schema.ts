@@ -18,7 +18,7 @@
 import type { JsonSchema } from '../kinds.js';
 import type { PathSegment } from '../load/resource.js';
 import { compileRe2, type Re2Pattern } from '../util/regex.js';
-import { goFloat, goQuote } from './go-compat.js';
+import { clipShown, goFloat, quoteValue, showValue } from './go-compat.js';
 import {
   CelValueConverter,
   compileCelRule,
@@ -303,7 +303,7 @@ function supportedFormat(types: readonly string[], format: string): string {
 
 // validation.go: kubeOpenAPIResultToFieldErrors, EnumFailCode → field.NotSupported
 function supportedValues(values: readonly unknown[]): string {
-  return 'supported values: ' + values.map((v) => goQuote(typeof v === 'string' ? v : goJson(v))).join(', ');
+  return 'supported values: ' + values.map((v) => quoteValue(typeof v === 'string' ? v : goJson(v))).join(', ');
 }
 
 const compiledSchemas = new WeakMap<JsonSchema, SchemaNode>();
@@ -348,15 +348,20 @@ function openapiPath(p: PathNode | null): string {
   if (!p) return '';
   const parent = openapiPath(p.parent);
   if (typeof p.seg === 'number') return `${parent}[${p.seg}]`;
-  if (p.key) return `${parent}.${p.seg}`;
-  return parent === '' ? p.seg : `${parent}.${p.seg}`;
+  // Map keys (and unknown field names) come from the input: shown bounded and escaped.
+  const seg = showValue(p.seg);
+  if (p.key) return `${parent}.${seg}`;
+  return parent === '' ? seg : `${parent}.${seg}`;
 }
 
 /** field.Path's rendering: `spec.portLevelMtls[80]`; `<nil>` for the root. */
 function fieldPath(p: PathNode | null): string {
   if (!p) return '<nil>';
   const parts: string[] = [];
-  for (let n: PathNode | null = p; n; n = n.parent) parts.push(typeof n.seg === 'number' || n.key ? `[${n.seg}]` : n.parent ? `.${n.seg}` : String(n.seg));
+  for (let n: PathNode | null = p; n; n = n.parent) {
+    const seg = typeof n.seg === 'number' ? String(n.seg) : showValue(n.seg);
+    parts.push(typeof n.seg === 'number' || n.key ? `[${seg}]` : n.parent ? `.${seg}` : seg);
+  }
   return parts.reverse().join('');
 }
 
@@ -457,7 +462,7 @@ function validateNode(node: SchemaNode, data: unknown, path: PathNode | null, re
     if (node.stringFormat) {
       if (!node.stringFormat(value as string)) {
         const p = openapiPath(path);
-        res.add(path, `${errPrefix(p)}: Invalid value: ${goQuote(value as string)}: ${p} in body must be of type ${node.format}: ${goQuote(value as string)}`, true);
+        res.add(path, `${errPrefix(p)}: Invalid value: ${quoteValue(value as string)}: ${p} in body must be of type ${node.format}: ${quoteValue(value as string)}`, true);
       }
       res.matchCount++;
     }
@@ -493,7 +498,7 @@ function validateType(node: SchemaNode, data: unknown, kind: Kind, path: PathNod
   const isIntFloat = schType === 'integer' && types.includes('number');
   if (kind !== 'string' && kind !== 'array' && node.format !== '' && !(types.includes(schType) || format === node.format || isIntFloat)) {
     const p = openapiPath(path);
-    res.add(path, `${errPrefix(p)}: Invalid value: ${goQuote(format)}: ${p} in body must be of type ${node.format}: ${goQuote(format)}`, true);
+    res.add(path, `${errPrefix(p)}: Invalid value: ${quoteValue(format)}: ${p} in body must be of type ${node.format}: ${quoteValue(format)}`, true);
     return;
   }
   if (!(types.includes('number') || types.includes('integer')) && node.format !== '' && (kind === 'string' || kind === 'array')) {
@@ -502,7 +507,7 @@ function validateType(node: SchemaNode, data: unknown, kind: Kind, path: PathNod
   }
   if (!(types.includes(schType) || isIntFloat)) {
     const p = openapiPath(path);
-    res.add(path, `${errPrefix(p)}: Invalid value: ${goQuote(schType)}: ${p} in body must be of type ${node.typeName}: ${goQuote(schType)}`, true);
+    res.add(path, `${errPrefix(p)}: Invalid value: ${quoteValue(schType)}: ${p} in body must be of type ${node.typeName}: ${quoteValue(schType)}`, true);
     return;
   }
   res.matchCount++;
@@ -525,7 +530,7 @@ function validateSchemaProps(node: SchemaNode, data: unknown, path: PathNode | n
       }
       if (!best || r.matchCount > best.matchCount) best = r;
     }
-    if (!succeeded) res.add(path, `<nil>: Invalid value: "": ${goQuote(openapiPath(path))} must validate at least one schema (anyOf)`, false);
+    if (!succeeded) res.add(path, `<nil>: Invalid value: "": ${quoteValue(openapiPath(path))} must validate at least one schema (anyOf)`, false);
     if (best) res.merge(best);
     else if (firstSuccess) res.merge(firstSuccess);
   }
@@ -546,7 +551,7 @@ function validateSchemaProps(node: SchemaNode, data: unknown, path: PathNode | n
     }
     if (validated !== 1) {
       const detail = validated === 0 ? 'Found none valid' : `Found ${validated} valid alternatives`;
-      res.add(path, `<nil>: Invalid value: "": ${goQuote(openapiPath(path))} must validate one and only one schema (oneOf). ${detail}`, false);
+      res.add(path, `<nil>: Invalid value: "": ${quoteValue(openapiPath(path))} must validate one and only one schema (oneOf). ${detail}`, false);
       if (best) res.merge(best);
     } else if (firstSuccess) res.merge(firstSuccess);
   }
@@ -559,13 +564,13 @@ function validateSchemaProps(node: SchemaNode, data: unknown, path: PathNode | n
       res.merge(r);
     }
     if (validated !== node.allOf.length) {
-      res.add(path, `<nil>: Invalid value: "": ${goQuote(openapiPath(path))} must validate all the schemas (allOf)${validated === 0 ? '. None validated' : ''}`, false);
+      res.add(path, `<nil>: Invalid value: "": ${quoteValue(openapiPath(path))} must validate all the schemas (allOf)${validated === 0 ? '. None validated' : ''}`, false);
     }
   }
   if (node.not) {
     const r = new Result();
     validateNode(node.not, data, path, r);
-    if (r.valid) res.add(path, `<nil>: Invalid value: "": ${goQuote(openapiPath(path))} must not validate the schema (not)`, false);
+    if (r.valid) res.add(path, `<nil>: Invalid value: "": ${quoteValue(openapiPath(path))} must not validate the schema (not)`, false);
   }
   res.matchCount++;
 }
@@ -595,16 +600,16 @@ function validateString(node: SchemaNode, s: string, path: PathNode | null, res:
   }
   if (node.minLength !== null && (s.length < node.minLength || runeCount(s) < node.minLength)) {
     const p = openapiPath(path);
-    res.add(path, `${errPrefix(p)}: Invalid value: ${goQuote(s)}: ${p} in body should be at least ${node.minLength} chars long`, false);
+    res.add(path, `${errPrefix(p)}: Invalid value: ${quoteValue(s)}: ${p} in body should be at least ${node.minLength} chars long`, false);
     return;
   }
   if (node.pattern !== null) {
     if (node.patternError !== null) {
       const p = openapiPath(path);
-      res.add(path, `${errPrefix(p)}: Invalid value: ${goQuote(s)}: ${p} in body should match '${node.pattern}, but pattern is invalid: ${node.patternError}'`, false);
+      res.add(path, `${errPrefix(p)}: Invalid value: ${quoteValue(s)}: ${p} in body should match '${node.pattern}, but pattern is invalid: ${node.patternError}'`, false);
     } else if (!node.patternRe!.search(s)) {
       const p = openapiPath(path);
-      res.add(path, `${errPrefix(p)}: Invalid value: ${goQuote(s)}: ${p} in body should match '${node.pattern}'`, false);
+      res.add(path, `${errPrefix(p)}: Invalid value: ${quoteValue(s)}: ${p} in body should match '${node.pattern}'`, false);
     }
   }
 }
@@ -765,7 +770,7 @@ function validateObject(node: SchemaNode, data: Record<string, unknown>, path: P
     for (const k of keys) {
       if (props?.has(k)) continue;
       const p = openapiPath(path);
-      res.add(path, `${errPrefix(p)}: Invalid value: ${goQuote(k)}: ${p}.${k} in body is a forbidden property`, false);
+      res.add(path, `${errPrefix(p)}: Invalid value: ${quoteValue(k)}: ${p}.${showValue(k)} in body is a forbidden property`, false);
     }
   } else if (node.additional) {
     for (const k of keys) if (!props?.has(k)) validateNode(node.additional, data[k], child(path, k, true), res);
@@ -807,7 +812,7 @@ function walkStructural(node: SchemaNode | null, data: unknown, path: PathNode |
     else if (node?.additional) walkStructural(node.additional, data[k], child(path, k, true), false, false, add);
     else if (!preserve) {
       const at = child(path, k);
-      add({ path: at, extra: [], message: `unknown field ${goQuote(openapiPath(at))}`, blocking: false });
+      add({ path: at, extra: [], message: `unknown field ${quoteValue(openapiPath(at))}`, blocking: false });
     }
   }
 }
@@ -859,7 +864,7 @@ function validateListType(node: SchemaNode, data: unknown[], path: PathNode | nu
     for (const i of duplicateIndexes(keys.map((k) => (k === UNSPECIFIED ? 'u' : setKey(k))))) {
       const at = index(path, i);
       const k = keys[i];
-      const shown = k === UNSPECIFIED ? '{}' : goJson({ [keyField]: k });
+      const shown = k === UNSPECIFIED ? '{}' : clipShown(goJson({ [keyField]: k }));
       add({ path: at, extra: [], message: `${fieldPath(at)}: Duplicate value: ${shown}`, blocking: false });
     }
     return;
@@ -871,7 +876,7 @@ function validateListType(node: SchemaNode, data: unknown[], path: PathNode | nu
   });
   for (const i of duplicateIndexes(keyObjs.map(setKey))) {
     const at = index(path, i);
-    add({ path: at, extra: [], message: `${fieldPath(at)}: Duplicate value: ${goJson(keyObjs[i])}`, blocking: false });
+    add({ path: at, extra: [], message: `${fieldPath(at)}: Duplicate value: ${clipShown(goJson(keyObjs[i]))}`, blocking: false });
   }
 }
 
@@ -894,7 +899,7 @@ function walkCel(celNode: SchemaNode, typeNode: SchemaNode, data: unknown, path:
   if (celNode.rules.length > 0) {
     const self = ctx.converter.convert(data, typeNode, root);
     const size = ctx.converter.collectionSize(self);
-    const type = goQuote(typeNode.type);
+    const type = quoteValue(typeNode.type);
     for (const { compiled, reason, fieldPath: steps } of celNode.rules) {
       const outcome = evaluateCelRule(compiled, self, size, ctx.budget);
       if (outcome.kind === 'pass' || outcome.kind === 'skip') continue;
@@ -1024,6 +1029,43 @@ function dns1123LabelErrors(v: string): string[] {
   return errs;
 }
 
+const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1035_LABEL_FMT = '[a-z]([-a-z0-9]*[a-z0-9])?';
+
+// validation.go: IsDNS1035Label
+function dns1035LabelErrors(v: string): string[] {
+  const errs: string[] = [];
+  if (Buffer.byteLength(v, 'utf8') > 63) errs.push('must be no more than 63 characters');
+  if (!DNS1035_LABEL.test(v)) {
+    errs.push(regexError("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character", DNS1035_LABEL_FMT, 'my-name', 'abc-123'));
+  }
+  return errs;
+}
+
+// time.Parse(time.RFC3339, v), as metav1.Time decodes: `2006-01-02T15:04:05[.frac](Z|±hh:mm)`, every field in range.
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-](\d{2}):(\d{2}))$/;
+
+function isRfc3339(v: string): boolean {
+  const m = RFC3339.exec(v);
+  if (!m) return false;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1];
+  if (days === undefined || day < 1 || day > days || hour > 23 || minute > 59 || second > 59) return false;
+  return m[9] === undefined || (Number(m[9]) <= 23 && Number(m[10]) <= 59);
+}
+
+/** Kubernetes' label rules (validation.go: ValidateLabels) for a label map such as a Service's `spec.selector`. */
+export function labelErrors(labels: Record<string, unknown>): { key: string; message: string }[] {
+  const out: { key: string; message: string }[] = [];
+  for (const [k, v] of Object.entries(labels)) {
+    for (const m of qualifiedNameErrors(k)) out.push({ key: k, message: `Invalid value: ${quoteValue(k)}: ${m}` });
+    if (typeof v !== 'string') out.push({ key: k, message: `Invalid value: ${goValue(v)}: must be a string` });
+    else for (const m of labelValueErrors(v)) out.push({ key: k, message: `Invalid value: ${quoteValue(v)}: ${m}` });
+  }
+  return out;
+}
+
 // content/kube.go: IsLabelKey (IsQualifiedName)
 function qualifiedNameErrors(value: string): string[] {
   const errs: string[] = [];
@@ -1079,8 +1121,33 @@ function decodesAs(v: unknown, goType: string): boolean {
   }
 }
 
+/**
+ * How a kind's `metadata.name` is checked (objectmeta.go's nameFn): a DNS-1123 subdomain for
+ * custom resources (NameIsDNSSubdomain, every Istio kind), a DNS-1035 label for a Service
+ * (core/validation: ValidateServiceName).
+ */
+export type NameRule = 'dns1123-subdomain' | 'dns1035-label';
+
+/**
+ * Kubernetes' ObjectMeta validation on its own, for a document without a CRD schema (a
+ * Kubernetes Service): decoding (types of every field, `resourceVersion` a string,
+ * `creationTimestamp` RFC 3339, no unknown fields), then name, generateName, namespace (a
+ * DNS-1123 label), labels (qualified names, label values) and annotations. `validateSchema`
+ * runs the same checks, with the DNS-1123 subdomain rule, on every Istio kind.
+ */
+export function validateObjectMetadata(doc: unknown, report: SchemaReport, options: { name?: NameRule } = {}): void {
+  const findings: Finding[] = [];
+  if (isObject(doc)) validateObjectMeta(doc, (f) => findings.push(f), options.name === 'dns1035-label' ? dns1035LabelErrors : dns1123SubdomainErrors);
+  const seen = new Set<string>();
+  for (const f of findings) {
+    if (seen.has(f.message)) continue;
+    seen.add(f.message);
+    report([...segmentsOf(f.path), ...f.extra], f.message);
+  }
+}
+
 // objectmeta.go: ValidateObjectMetaAccessor, with the decoding of metadata before it.
-function validateObjectMeta(doc: Record<string, unknown>, add: (f: Finding) => void): void {
+function validateObjectMeta(doc: Record<string, unknown>, add: (f: Finding) => void, nameErrors: (v: string) => string[] = dns1123SubdomainErrors): void {
   const md = doc.metadata;
   const metaPath = child(null, 'metadata');
   const err = (path: PathNode, message: string, blocking: boolean): void => add({ path, extra: [], message, blocking });
@@ -1097,11 +1164,17 @@ function validateObjectMeta(doc: Record<string, unknown>, add: (f: Finding) => v
     const goType = OBJECT_META[k];
     const at = child(metaPath, k);
     if (goType === undefined) {
-      err(at, `unknown field ${goQuote(`metadata.${k}`)}`, false);
+      err(at, `unknown field ${quoteValue(`metadata.${k}`)}`, false);
       continue;
     }
     if (!decodesAs(v, goType)) {
       err(at, `json: cannot unmarshal ${jsonKind(v)} into Go struct field ObjectMeta.${k} of type ${goType}`, true);
+      decodable = false;
+      continue;
+    }
+    if (goType === 'v1.Time' && typeof v === 'string' && !isRfc3339(v)) {
+      // metav1.Time.UnmarshalJSON: time.Parse(time.RFC3339, ...).
+      err(at, `metadata.${k}: Invalid value: ${quoteValue(v)}: must be an RFC 3339 time such as "2024-05-01T12:00:00Z"`, true);
       decodable = false;
       continue;
     }
@@ -1130,17 +1203,17 @@ function validateObjectMeta(doc: Record<string, unknown>, add: (f: Finding) => v
   if (generateName !== '') {
     // NameIsDNSSubdomain with prefix: a trailing dash is allowed (maskTrailingDash).
     const masked = generateName.length > 1 && generateName.endsWith('-') ? generateName.slice(0, -1) + 'a' : generateName;
-    for (const m of dns1123SubdomainErrors(masked)) err(child(metaPath, 'generateName'), `metadata.generateName: Invalid value: ${goQuote(generateName)}: ${m}`, false);
+    for (const m of nameErrors(masked)) err(child(metaPath, 'generateName'), `metadata.generateName: Invalid value: ${quoteValue(generateName)}: ${m}`, false);
   }
   if (name === '') {
     // The API server generates the name from generateName before validating.
     if (generateName === '') err(child(metaPath, 'name'), 'metadata.name: Required value: name or generateName is required', true);
   } else {
-    for (const m of dns1123SubdomainErrors(name)) err(child(metaPath, 'name'), `metadata.name: Invalid value: ${goQuote(name)}: ${m}`, false);
+    for (const m of nameErrors(name)) err(child(metaPath, 'name'), `metadata.name: Invalid value: ${quoteValue(name)}: ${m}`, false);
   }
   const namespace = str(md.namespace);
   if (namespace !== '') {
-    for (const m of dns1123LabelErrors(namespace)) err(child(metaPath, 'namespace'), `metadata.namespace: Invalid value: ${goQuote(namespace)}: ${m}`, false);
+    for (const m of dns1123LabelErrors(namespace)) err(child(metaPath, 'namespace'), `metadata.namespace: Invalid value: ${quoteValue(namespace)}: ${m}`, false);
   }
   if (typeof md.generation === 'number' && md.generation < 0) {
     err(child(metaPath, 'generation'), `metadata.generation: Invalid value: ${md.generation}: must be greater than or equal to 0`, false);
@@ -1148,8 +1221,8 @@ function validateObjectMeta(doc: Record<string, unknown>, add: (f: Finding) => v
   if (isObject(md.labels)) {
     const at = child(metaPath, 'labels');
     for (const [k, v] of Object.entries(md.labels)) {
-      for (const m of qualifiedNameErrors(k)) err(child(at, k, true), `metadata.labels: Invalid value: ${goQuote(k)}: ${m}`, false);
-      for (const m of labelValueErrors(str(v))) err(child(at, k, true), `metadata.labels: Invalid value: ${goQuote(str(v))}: ${m}`, false);
+      for (const m of qualifiedNameErrors(k)) err(child(at, k, true), `metadata.labels: Invalid value: ${quoteValue(k)}: ${m}`, false);
+      for (const m of labelValueErrors(str(v))) err(child(at, k, true), `metadata.labels: Invalid value: ${quoteValue(str(v))}: ${m}`, false);
     }
   }
   if (isObject(md.annotations)) {
@@ -1157,7 +1230,7 @@ function validateObjectMeta(doc: Record<string, unknown>, add: (f: Finding) => v
     let total = 0;
     for (const [k, v] of Object.entries(md.annotations)) {
       total += Buffer.byteLength(k, 'utf8') + Buffer.byteLength(str(v), 'utf8');
-      for (const m of qualifiedNameErrors(k.toLowerCase())) err(child(at, k, true), `metadata.annotations: Invalid value: ${goQuote(k)}: ${m}`, false);
+      for (const m of qualifiedNameErrors(k.toLowerCase())) err(child(at, k, true), `metadata.annotations: Invalid value: ${quoteValue(k)}: ${m}`, false);
     }
     if (total > TOTAL_ANNOTATION_SIZE) err(at, `metadata.annotations: Too long: may not be more than ${TOTAL_ANNOTATION_SIZE} bytes`, true);
   }
@@ -1186,7 +1259,8 @@ function pruneNonNullableNulls(x: unknown, node: SchemaNode | null): unknown {
       continue;
     }
     const pruned = pruneNonNullableNulls(v, s);
-    if (pruned !== v) (out ??= { ...x })[k] = pruned;
+    // defineProperty: a key named `__proto__` stays an own property.
+    if (pruned !== v) Object.defineProperty((out ??= { ...x }), k, { value: pruned, writable: true, enumerable: true, configurable: true });
   }
   return out ?? x;
 }
@@ -1221,8 +1295,8 @@ function goJsonString(s: string): string {
 /** field.Error's rendering of a bad value (ErrorBody). */
 export function goValue(v: unknown): string {
   if (v === null || v === undefined) return 'null';
-  if (typeof v === 'string') return goQuote(v);
+  if (typeof v === 'string') return quoteValue(v);
   if (typeof v === 'number') return isInt64(v) ? BigInt(v).toString() : goFloat(v);
   if (typeof v === 'boolean') return String(v);
-  return goJson(v);
+  return clipShown(goJson(v));
 }

@@ -4,6 +4,7 @@
  * pkg/config/security/security.go (value and `when` key checks).
  */
 import type { Reporter, SemanticValidator } from '../types.js';
+import { showValue } from '../go-compat.js';
 import {
   enumName, isObject, msg, msgList, nonEmpty, type Obj, type Path, str, strList, validateMetadata,
   validatePolicySelection,
@@ -183,14 +184,14 @@ export const validateAuthorizationPolicy: SemanticValidator = (spec, ctx) => {
         return;
       }
       if (!nonEmpty(cond.values) && !nonEmpty(cond.notValues)) {
-        report.error(condPath, `at least one of \`values\` or \`notValues\` must be set for key ${key}`, 'add values (any of them must match) or notValues (none may match)');
+        report.error(condPath, `at least one of \`values\` or \`notValues\` must be set for key ${showValue(key)}`, 'add values (any of them must match) or notValues (none may match)');
         return;
       }
       for (const [f, label] of [['values', 'value'], ['notValues', 'notValue']] as const) {
         const errs = validateAttribute(key, strList(cond[f]));
         for (const e of errs) {
           const keyProblem = e.index === undefined;
-          report.error(keyProblem ? [...condPath, 'key'] : [...condPath, f, e.index!], `invalid \`${label}\` for \`key\` ${key}: ${e.message}`, keyProblem ? fixForKey(key) : fixForConditionValue(key));
+          report.error(keyProblem ? [...condPath, 'key'] : [...condPath, f, e.index!], `invalid \`${label}\` for \`key\` ${showValue(key)}: ${e.message}`, keyProblem ? fixForKey(key) : fixForConditionValue(key));
         }
       }
     });

@@ -4,7 +4,7 @@
  * ingress listeners).
  */
 import type { Reporter, SemanticValidator } from '../types.js';
-import { goQuote } from '../go-compat.js';
+import { quoteValue } from '../go-compat.js';
 import {
   annotation, isDNS1123Label, isHTTPProtocol, isObject, isTLSProtocol, list, num, parseProtocol, type Path,
   str, UNIX_ADDRESS_PREFIX, validateIPAddress, validateMetadata, validateNamespaceSlashWildcardHostname,
@@ -111,8 +111,8 @@ export function validateTLSOptions(report: Reporter, path: Path, tls: unknown): 
 function portText(port: Record<string, any>): string {
   const parts: string[] = [];
   if (num(port.number) !== 0) parts.push(`number:${num(port.number)}`);
-  if (str(port.protocol) !== '') parts.push(`protocol:${goQuote(str(port.protocol))}`);
-  if (str(port.name) !== '') parts.push(`name:${goQuote(str(port.name))}`);
+  if (str(port.protocol) !== '') parts.push(`protocol:${quoteValue(str(port.protocol))}`);
+  if (str(port.name) !== '') parts.push(`name:${quoteValue(str(port.name))}`);
   if (num(port.targetPort) !== 0) parts.push(`target_port:${num(port.targetPort)}`);
   return parts.join(' ');
 }
@@ -125,7 +125,7 @@ export function validateServerPort(report: Reporter, path: Path, port: unknown, 
   }
   let failed = false;
   if (parseProtocol(str(port.protocol)) === 'Unsupported') {
-    report.error([...path, 'protocol'], `invalid protocol ${goQuote(str(port.protocol))}, supported protocols are HTTP, HTTP2, GRPC, GRPC-WEB, MONGO, REDIS, MYSQL, TCP`, 'use HTTP, HTTPS, HTTP2, GRPC, TLS, TCP, MONGO, REDIS or MYSQL');
+    report.error([...path, 'protocol'], `invalid protocol ${quoteValue(str(port.protocol))}, supported protocols are HTTP, HTTP2, GRPC, GRPC-WEB, MONGO, REDIS, MYSQL, TCP`, 'use HTTP, HTTPS, HTTP2, GRPC, TLS, TCP, MONGO, REDIS or MYSQL');
     failed = true;
   }
   if (num(port.number) > 0 || !bind.startsWith(UNIX_ADDRESS_PREFIX)) {
@@ -207,7 +207,7 @@ export const validateGateway: SemanticValidator = (spec, ctx) => {
   const gatewaySemantics = annotation(ctx, 'internal.istio.io/gateway-semantics') === 'gateway';
   const name = ctx.resource.metadata.name;
   if (!isDNS1123Label(name) && !gatewaySemantics) {
-    report.error(['metadata', 'name'], `invalid gateway name: ${goQuote(name)}`, 'Gateway names are DNS-1123 labels (lowercase letters, digits, `-`; no dots), because VirtualServices reference them as `namespace/name`');
+    report.error(['metadata', 'name'], `invalid gateway name: ${quoteValue(name)}`, 'Gateway names are DNS-1123 labels (lowercase letters, digits, `-`; no dots), because VirtualServices reference them as `namespace/name`');
   }
   if (!isObject(spec)) return;
   const servers = list(spec.servers);

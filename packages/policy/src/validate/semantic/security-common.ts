@@ -4,7 +4,7 @@
  * templates, `when` attributes, and the JWKS URI.
  */
 import { byteLength } from './common.js';
-import { goAtoi, goParseAddr, goParsePrefix, goQuote, goUrlParse } from '../go-compat.js';
+import { goAtoi, goParseAddr, goParsePrefix, goUrlParse, quoteValue, showValue } from '../go-compat.js';
 
 // ---------------------------------------------------------------------------------------------
 // pkg/config/security/security.go: authorization value checks. Each returns the Go error text;
@@ -32,8 +32,8 @@ export function validateIPs(ips: readonly string[]): ValueError[] {
 
 /** strconv.ParseUint(s, 10, 32): the Go error text, or undefined. */
 function parseUint32Error(s: string): string | undefined {
-  if (!/^[0-9]+$/.test(s)) return `strconv.ParseUint: parsing ${goQuote(s)}: invalid syntax`;
-  if (BigInt(s) > 0xffffffffn) return `strconv.ParseUint: parsing ${goQuote(s)}: value out of range`;
+  if (!/^[0-9]+$/.test(s)) return `strconv.ParseUint: parsing ${quoteValue(s)}: invalid syntax`;
+  if (BigInt(s) > 0xffffffffn) return `strconv.ParseUint: parsing ${quoteValue(s)}: value out of range`;
   return undefined;
 }
 
@@ -44,7 +44,7 @@ export function validatePorts(ports: readonly string[]): ValueError[] {
     const err = parseUint32Error(port);
     if (err !== undefined || Number(port) > 65535) {
       // Go prints the nil error of an in-range-for-uint32 but > 65535 port as <nil>.
-      out.push({ index, message: `bad port (${port}): ${err ?? '<nil>'}` });
+      out.push({ index, message: `bad port (${showValue(port)}): ${err ?? '<nil>'}` });
     }
   });
   return out;
@@ -63,9 +63,9 @@ export function checkWildcardValues(key: string, values: readonly string[]): Val
   for (let index = 0; index < values.length; index++) {
     const value = values[index]!;
     const count = value.split('*').length - 1;
-    if (count > 1) return { index, message: `at most one wildcard is allowed, found in ${key}: ${goQuote(value)}` };
+    if (count > 1) return { index, message: `at most one wildcard is allowed, found in ${key}: ${quoteValue(value)}` };
     if (count === 1 && value !== '*' && !value.startsWith('*') && !value.endsWith('*')) {
-      return { index, message: `wildcard is only allowed at the start or end, found in ${key}: ${goQuote(value)}` };
+      return { index, message: `wildcard is only allowed at the start or end, found in ${key}: ${quoteValue(value)}` };
     }
   }
   return undefined;
@@ -76,7 +76,7 @@ export function checkTrustDomainValues(key: string, values: readonly string[]): 
   const w = checkWildcardValues(key, values);
   if (w) return w;
   const index = values.findIndex((v) => v.includes('/'));
-  return index < 0 ? undefined : { index, message: `trust domain must not contain '/', found in ${key}: ${goQuote(values[index]!)}` };
+  return index < 0 ? undefined : { index, message: `trust domain must not contain '/', found in ${key}: ${quoteValue(values[index]!)}` };
 }
 
 /** security.go: CheckServiceAccount. */
@@ -88,16 +88,16 @@ export function checkServiceAccount(key: string, values: readonly string[]): Val
     if (value.includes('*')) return { index, message: `wildcard not allowed, found in ${key}` };
     const segments = value.split('/').length - 1;
     if (segments !== 0 && segments !== 1) {
-      return { index, message: `expected format 'serviceAccount' or 'namespace/serviceAccount', found ${goQuote(value)} in ${key}` };
+      return { index, message: `expected format 'serviceAccount' or 'namespace/serviceAccount', found ${quoteValue(value)} in ${key}` };
     }
-    if (byteLength(value) > 320) return { index, message: `value cannot exceed 320 characters, found ${goQuote(value)} in ${key}` };
+    if (byteLength(value) > 320) return { index, message: `value cannot exceed 320 characters, found ${quoteValue(value)} in ${key}` };
     const slash = value.indexOf('/');
     if (slash >= 0) {
       if (slash === 0) {
-        return { index, message: `expected format 'serviceAccount' or 'namespace/serviceAccount', found empty namespace ${goQuote(value)} in ${key}` };
+        return { index, message: `expected format 'serviceAccount' or 'namespace/serviceAccount', found empty namespace ${quoteValue(value)} in ${key}` };
       }
       if (slash === value.length - 1) {
-        return { index, message: `expected format 'serviceAccount' or 'namespace/serviceAccount', found empty serviceAccount ${goQuote(value)} in ${key}` };
+        return { index, message: `expected format 'serviceAccount' or 'namespace/serviceAccount', found empty serviceAccount ${quoteValue(value)} in ${key}` };
       }
     }
   }
@@ -158,7 +158,7 @@ function trimChar(s: string, c: string): string {
 function validateMapKey(key: string): string | undefined {
   const open = key.indexOf('[');
   if (key.endsWith(']') && open > 0 && open < key.length - 2) return undefined;
-  return `bad key (${key}): should have format a[b]`;
+  return `bad key (${showValue(key)}): should have format a[b]`;
 }
 
 /**
@@ -189,27 +189,27 @@ export function validateAttribute(key: string, values: readonly string[]): Value
     case 'destination.port':
       return validatePorts(values);
     case 'destination.namespace':
-      return one(`attribute ${key} is replaced by the metadata.namespace`);
+      return one(`attribute ${showValue(key)} is replaced by the metadata.namespace`);
     case 'destination.name':
     case 'destination.user':
-      return one(`deprecated attribute ${key}: only supported in v1alpha1`);
+      return one(`deprecated attribute ${showValue(key)}: only supported in v1alpha1`);
     default:
       break;
   }
   if (key.startsWith('request.auth.claims')) return one(validateMapKey(key));
   if (key.startsWith('experimental.envoy.filters.')) return one(validateMapKey(key));
-  if (key.startsWith('destination.labels')) return one(`attribute ${key} is replaced by the workload selector`);
-  return one(`unknown attribute: ${key}`);
+  if (key.startsWith('destination.labels')) return one(`attribute ${showValue(key)} is replaced by the workload selector`);
+  return one(`unknown attribute: ${showValue(key)}`);
 }
 
 /** security.go: ParseJwksURI; undefined when Istio accepts the URI, else the error text. */
 export function jwksUriError(uri: string): string | undefined {
   const u = goUrlParse(uri);
   if ('error' in u) return u.error;
-  if (u.scheme !== 'http' && u.scheme !== 'https') return `URI scheme ${goQuote(u.scheme)} is not supported`;
+  if (u.scheme !== 'http' && u.scheme !== 'https') return `URI scheme ${quoteValue(u.scheme)} is not supported`;
   const port = u.port();
   // strconv.Atoi on the digits url.Parse already validated: only overflow can fail.
-  if (port !== '' && goAtoi(port) === undefined) return `strconv.Atoi: parsing ${goQuote(port)}: value out of range`;
+  if (port !== '' && goAtoi(port) === undefined) return `strconv.Atoi: parsing ${quoteValue(port)}: value out of range`;
   return undefined;
 }
 

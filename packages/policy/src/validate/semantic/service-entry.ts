@@ -3,7 +3,7 @@
  * addresses, ports, endpoints per resolution mode, exportTo).
  */
 import type { SemanticValidator } from '../types.js';
-import { goQuote } from '../go-compat.js';
+import { quoteValue } from '../go-compat.js';
 import { isWildcard } from '../../compile/hosts.js';
 import {
   checkWorkloadSelector, entries, isHTTPProtocol, isObject, isSet, isTCPProtocol, isTLSProtocol,
@@ -80,7 +80,7 @@ export const validateServiceEntry: SemanticValidator = (spec, ctx) => {
     }
     const name = str(port.name);
     const number = num(port.number);
-    if (servicePorts.has(name)) report.error([...p, 'name'], `service entry port name ${goQuote(name)} already defined`, 'give each port a unique name');
+    if (servicePorts.has(name)) report.error([...p, 'name'], `service entry port name ${quoteValue(name)} already defined`, 'give each port a unique name');
     servicePorts.add(name);
     if (portNumbers.has(number)) report.error([...p, 'number'], `service entry port ${number} already defined`, 'list each port number once');
     portNumbers.add(number);
@@ -144,7 +144,7 @@ export const validateServiceEntry: SemanticValidator = (spec, ctx) => {
         }
         const address = str(ep.address);
         if (!isValidIPAddress(address) && validateFQDN(address)) {
-          report.error([...p, 'address'], `endpoint address ${goQuote(address)} is not a valid FQDN or an IP address`, 'use a DNS name or an IP address');
+          report.error([...p, 'address'], `endpoint address ${quoteValue(address)} is not a valid FQDN or an IP address`, 'use a DNS name or an IP address');
         }
         reportLabels(report, [...p, 'labels'], ep.labels);
         for (const [name, port] of entries(ep.ports)) {

@@ -4,7 +4,7 @@
  * validateSidecarOutboundTrafficPolicy.
  */
 import type { Reporter, SemanticValidator } from '../types.js';
-import { goAtoi, goQuote } from '../go-compat.js';
+import { goAtoi, quoteValue } from '../go-compat.js';
 import {
   checkWorkloadSelector, isHTTPProtocol, isObject, isSet, isTLSProtocol, list, nonEmpty, num, parseProtocol,
   type Path, str, UNIX_ADDRESS_PREFIX, validateFQDN, validateIPAddress, validateMetadata,
@@ -133,7 +133,7 @@ function reportDefaultEndpoint(report: Reporter, path: Path, defaultEndpoint: st
   }
   const n = goAtoi(port);
   if (n === undefined) {
-    report.error(path, `sidecar: defaultEndpoint port (${port}) is not a number: strconv.Atoi: parsing ${goQuote(port)}: ${/^[+-]?[0-9]+$/.test(port) ? 'value out of range' : 'invalid syntax'}`, fix);
+    report.error(path, `sidecar: defaultEndpoint port (${port}) is not a number: strconv.Atoi: parsing ${quoteValue(port)}: ${/^[+-]?[0-9]+$/.test(port) ? 'value out of range' : 'invalid syntax'}`, fix);
   } else {
     const err = validatePort(n);
     if (err) report.error(path, err, PORT_FIX);
@@ -183,7 +183,7 @@ function validateIngress(report: Reporter, ingress: unknown[]): void {
     if (isObject(i.connectionPool) && isSet(i.connectionPool, 'http') && !isHTTPProtocol(parseProtocol(str(port.protocol)))) {
       report.warn(
         [...path, 'connectionPool', 'http'],
-        `sidecar: HTTP connection pool settings are configured for port ${num(port.number)} (${goQuote(str(port.name))}) but its protocol is not HTTP (${str(port.protocol)}); only TCP settings will apply`,
+        `sidecar: HTTP connection pool settings are configured for port ${num(port.number)} (${quoteValue(str(port.name))}) but its protocol is not HTTP (${str(port.protocol)}); only TCP settings will apply`,
         'remove `connectionPool.http`, or declare the port with an HTTP protocol',
       );
     }

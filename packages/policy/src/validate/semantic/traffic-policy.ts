@@ -9,7 +9,7 @@
  * a reporter that ignores warnings where Istio drops them.
  */
 import type { Reporter } from '../types.js';
-import { goQuote } from '../go-compat.js';
+import { quoteValue } from '../go-compat.js';
 import {
   entries, isObject, isSet, list, nonEmpty, num, parseGoDurationNanos, type Path, str, validateDuration,
   validateFQDN, validateIPAddress, validatePercent, validatePort,
@@ -327,13 +327,13 @@ export function validateClientTLS(report: Reporter, path: Path, configNamespace:
   if (credentialName !== '' && credentialName.startsWith(CONFIGMAP_URI)) {
     const parts = credentialName.slice(CONFIGMAP_URI.length).split('/');
     let err: string | undefined;
-    if (parts.length <= 1) err = `invalid resource name ${goQuote(credentialName)}. Expected namespace and name`;
-    else if (parts[0] === '') err = `invalid resource name ${goQuote(credentialName)}. Expected namespace`;
-    else if (parts[1] === '') err = `invalid resource name ${goQuote(credentialName)}. Expected name`;
+    if (parts.length <= 1) err = `invalid resource name ${quoteValue(credentialName)}. Expected namespace and name`;
+    else if (parts[0] === '') err = `invalid resource name ${quoteValue(credentialName)}. Expected namespace`;
+    else if (parts[1] === '') err = `invalid resource name ${quoteValue(credentialName)}. Expected name`;
     if (err) {
       report.error([...path, 'credentialName'], `invalid configmap:// credentialName: ${err}`, 'write it as `configmap://<namespace>/<name>`');
     } else if (parts[0] !== configNamespace || configNamespace === '') {
-      report.error([...path, 'credentialName'], `invalid configmap:// credentialName: namespace must match the configuration namespace ${goQuote(configNamespace)}`, 'reference a ConfigMap in the namespace of this DestinationRule');
+      report.error([...path, 'credentialName'], `invalid configmap:// credentialName: namespace must match the configuration namespace ${quoteValue(configNamespace)}`, 'reference a ConfigMap in the namespace of this DestinationRule');
     }
   }
   if (settings.insecureSkipVerify === true) {

@@ -4,7 +4,7 @@
  * rewrite) and agent/validation.go (ValidateHTTPRetry).
  */
 import type { Reporter } from '../types.js';
-import { goAtoi, goFixed, goQuote } from '../go-compat.js';
+import { goAtoi, goFixed, quoteValue, showValue } from '../go-compat.js';
 import {
   byteLength, entries, goStatusText, HEADER_VALUE_FIX, isAuthorityHeader, isDNS1123Label, isObject, isSet,
   list, nonEmpty, num, parseGoDurationNanos, type Path, reportLabels, str, validateCORSHTTPHeaderName,
@@ -33,7 +33,7 @@ export function reportGatewayNames(report: Reporter, path: Path, gatewayNames: u
       if (name.includes('.')) {
         const parts = name.split('.');
         const recommended = `${parts[1]}/${parts[0]}`;
-        report.warn([...path, i], `using legacy gatewayName format ${goQuote(name)}; prefer the <namespace>/<name> format: ${goQuote(recommended)}`, `write the gateway as \`${recommended}\``);
+        report.warn([...path, i], `using legacy gatewayName format ${quoteValue(name)}; prefer the <namespace>/<name> format: ${quoteValue(recommended)}`, `write the gateway as \`${recommended}\``);
       }
       const err = validateFQDN(name);
       if (err) report.error([...path, i], err, 'reference a Gateway as `namespace/name` (or `mesh` for sidecars)');
@@ -42,8 +42,8 @@ export function reportGatewayNames(report: Reporter, path: Path, gatewayNames: u
     const ns = name.slice(0, slash);
     const gw = name.slice(slash + 1);
     if (ns.length === 0 || gw.length === 0) report.error([...path, i], 'config namespace and gateway name cannot be empty', 'reference a Gateway as `namespace/name`');
-    if (!isDNS1123Label(ns)) report.error([...path, i], `invalid value for namespace: ${goQuote(ns)}`, 'the part before `/` is a namespace name (a DNS-1123 label)');
-    if (!isDNS1123Label(gw) && !gatewaySemantics) report.error([...path, i], `invalid value for gateway name: ${goQuote(gw)}`, 'the part after `/` is a Gateway name (a DNS-1123 label)');
+    if (!isDNS1123Label(ns)) report.error([...path, i], `invalid value for namespace: ${quoteValue(ns)}`, 'the part before `/` is a namespace name (a DNS-1123 label)');
+    if (!isDNS1123Label(gw) && !gatewaySemantics) report.error([...path, i], `invalid value for gateway name: ${quoteValue(gw)}`, 'the part after `/` is a Gateway name (a DNS-1123 label)');
   }
 }
 
@@ -53,7 +53,7 @@ export function reportGatewayNames(report: Reporter, path: Path, gatewayNames: u
 /** validation.validateSubsetName. */
 export function validateSubsetName(name: string): string | undefined {
   if (name.length === 0) return 'subset name cannot be empty';
-  if (!isDNS1123Label(name)) return `subset name is invalid: ${name}`;
+  if (!isDNS1123Label(name)) return `subset name is invalid: ${showValue(name)}`;
   return undefined;
 }
 
@@ -154,14 +154,14 @@ export function matchKind(sm: unknown): MatchKind {
 function stringMatchRegexpError(sm: unknown, where: string): string | undefined {
   if (matchKind(sm) !== 'regex') return undefined;
   const re = str((sm as Record<string, unknown>).regex);
-  if (re === '') return `${goQuote(where)}: regex string match should not be empty`;
+  if (re === '') return `${quoteValue(where)}: regex string match should not be empty`;
   return validateStringRegexp(re, where);
 }
 
 /** validation.validateStringMatch: additionally, a prefix variant may not be empty. */
 function stringMatchError(sm: unknown, where: string): string | undefined {
   const kind = matchKind(sm);
-  if (kind === 'prefix' && str((sm as Record<string, unknown>).prefix) === '') return `${goQuote(where)}: prefix string match should not be empty`;
+  if (kind === 'prefix' && str((sm as Record<string, unknown>).prefix) === '') return `${quoteValue(where)}: prefix string match should not be empty`;
   if (kind === 'regex') return stringMatchRegexpError(sm, where);
   return undefined;
 }
@@ -269,7 +269,7 @@ export function validateCORSPolicy(report: Reporter, path: Path, policy: unknown
   });
   list(policy.allowMethods).forEach((method, i) => {
     if (!SUPPORTED_CORS_METHODS.has(str(method))) {
-      report.error([...path, 'allowMethods', i], `${goQuote(str(method))} is not a supported HTTP method`, 'use an upper-case method: GET, HEAD, POST, PUT, PATCH, DELETE, CONNECT, OPTIONS, TRACE, or `*`');
+      report.error([...path, 'allowMethods', i], `${quoteValue(str(method))} is not a supported HTTP method`, 'use an upper-case method: GET, HEAD, POST, PUT, PATCH, DELETE, CONNECT, OPTIONS, TRACE, or `*`');
     }
   });
   for (const field of ['allowHeaders', 'exposeHeaders'] as const) {
@@ -315,7 +315,7 @@ export function validateHTTPFaultInjectionAbort(report: Reporter, path: Path, ab
     if (!GRPC_STATUS.has(status)) {
       report.error(
         [...path, 'grpcStatus'],
-        `gRPC status ${goQuote(status)} is not supported. See https://github.com/grpc/grpc/blob/master/doc/statuscodes.md for a list of supported codes, for example 'NOT_FOUND'`,
+        `gRPC status ${quoteValue(status)} is not supported. See https://github.com/grpc/grpc/blob/master/doc/statuscodes.md for a list of supported codes, for example 'NOT_FOUND'`,
         'use the upper-case status name, e.g. `UNAVAILABLE` (numbers are not accepted)',
       );
     }
@@ -477,7 +477,7 @@ function validateAuthorityRewrite(report: Reporter, path: Path, rewrite: unknown
     for (const [k, v] of entries(request?.[op])) {
       if (!isAuthorityHeader(k)) continue;
       if (current !== '') {
-        report.error([...path, 'headers', 'request', op, k], `authority header cannot be set multiple times: have ${goQuote(current)}, attempting to set ${goQuote(str(v))}`, 'rewrite the authority once: either `rewrite.authority` or one request `set`/`add` of `host`');
+        report.error([...path, 'headers', 'request', op, k], `authority header cannot be set multiple times: have ${quoteValue(current)}, attempting to set ${quoteValue(str(v))}`, 'rewrite the authority once: either `rewrite.authority` or one request `set`/`add` of `host`');
         return;
       }
       current = str(v);
@@ -514,7 +514,7 @@ export function validateHTTPRetry(report: Reporter, path: Path, retries: unknown
       if (goStatusText(code) === '' && !SUPPORTED_RETRY_ON.has(policy)) {
         report.error(
           [...path, 'retryOn'],
-          `${goQuote(policy)} is not a valid retryOn policy`,
+          `${quoteValue(policy)} is not a valid retryOn policy`,
           'use comma-separated Envoy conditions without spaces (e.g. `5xx,reset,connect-failure`), gRPC names (`unavailable`) or HTTP status codes (`503`)',
         );
       }

@@ -5,7 +5,7 @@
  * (VirtualServiceUnreachableRule, VirtualServiceIneffectiveMatch); the rules still apply.
  */
 import type { Reporter } from '../types.js';
-import { goQuote } from '../go-compat.js';
+import { quoteValue } from '../go-compat.js';
 import { entries, isObject, isSet, list, nonEmpty, num, type Path, str } from './common.js';
 import { matchKind } from './virtual-service-http.js';
 
@@ -76,12 +76,12 @@ function l4MatchKey(m: unknown): string {
 
 /** validation.routeName: an HTTP rule's quoted name, else `#n`. */
 function routeName(route: unknown, n: number, http: boolean): string {
-  if (http && isObject(route) && str(route.name) !== '') return goQuote(str(route.name));
+  if (http && isObject(route) && str(route.name) !== '') return quoteValue(str(route.name));
   return `#${n}`;
 }
 
 function requestName(match: unknown, n: number, http: boolean): string {
-  if (http && isObject(match) && str(match.name) !== '') return goQuote(str(match.name));
+  if (http && isObject(match) && str(match.name) !== '') return quoteValue(str(match.name));
   return `#${n}`;
 }
 

@@ -4,7 +4,7 @@
  * virtual-service-http.ts.
  */
 import type { Reporter, SemanticValidator } from '../types.js';
-import { goQuote, goStringList } from '../go-compat.js';
+import { clipShown, goStringList, quoteValue, showValue } from '../go-compat.js';
 import {
   annotation, entries, hostMatches, hostSubsetOf, isJwtClaimRoute, isObject, isValidIPAddress, list,
   nonEmpty, num, type Path, reportExportTo, reportLabels, str, validateIPSubnet, validateMetadata,
@@ -30,7 +30,7 @@ function validateSniHost(report: Reporter, path: Path, sniHost: string, vs: Reco
   const err = isGateway(vs) ? validateWildcardDomainForVirtualServiceBoundToGateway(true, sniHost) : validateWildcardDomain(sniHost);
   if (err) {
     if (isValidIPAddress(sniHost)) {
-      report.warn(path, `using an IP address (${goQuote(sniHost)}) goes against SNI spec and most clients do not support this`, 'match on the server name clients send in SNI, or use a `tcp` route with `destinationSubnets`');
+      report.warn(path, `using an IP address (${quoteValue(sniHost)}) goes against SNI spec and most clients do not support this`, 'match on the server name clients send in SNI, or use a `tcp` route with `destinationSubnets`');
       return;
     }
     report.error(path, err, 'use a DNS name (wildcards only as the first label, e.g. `*.example.com`)');
@@ -40,7 +40,7 @@ function validateSniHost(report: Reporter, path: Path, sniHost: string, vs: Reco
   if (hosts.some((h) => hostSubsetOf(sniHost, h))) return;
   report.error(
     path,
-    `SNI host ${goQuote(sniHost)} is not a compatible subset of any of the virtual service hosts: [${hosts.join(', ')}]`,
+    `SNI host ${quoteValue(sniHost)} is not a compatible subset of any of the virtual service hosts: [${clipShown(hosts.map((h) => showValue(h)).join(', '))}]`,
     'list only SNI names covered by `spec.hosts` (e.g. `a.example.com` under `*.example.com`)',
   );
 }
@@ -136,7 +136,7 @@ export const validateVirtualService: SemanticValidator = (spec, ctx) => {
             if (!isJwtClaimRoute(key)) continue;
             report.error(
               ['spec', 'http', i, 'match', j, field, key],
-              `JWT claim based routing (key: ${key}) is only supported for gateway, found no gateways: ${goStringList(gateways)}`,
+              `JWT claim based routing (key: ${showValue(key)}) is only supported for gateway, found no gateways: ${goStringList(gateways)}`,
               'JWT claims are only available on ingress gateways: bind this VirtualService to a Gateway (without `mesh`), or match a header instead',
             );
           }

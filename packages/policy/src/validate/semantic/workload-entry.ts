@@ -4,7 +4,7 @@
  * `ValidateWorkloadGroup` and validateReadinessProbe.
  */
 import type { Reporter, SemanticValidator } from '../types.js';
-import { goQuote } from '../go-compat.js';
+import { quoteValue } from '../go-compat.js';
 import {
   entries, isObject, isSet, isValidIPAddress, list, nonEmpty, num, type Path, reportLabels, str,
   UNIX_ADDRESS_PREFIX, validateFQDN, validateLabelKey, validateLabelValue, validateMetadata, validatePort,
@@ -25,7 +25,7 @@ export function checkWorkloadEntry(report: Reporter, path: Path, we: Record<stri
       report.error([...path, 'address'], 'address is required', 'set `address` to the workload IP (or DNS name), or set `network` for a workload reached through a network gateway');
       return;
     }
-    report.warn([...path, 'address'], `address is unset with network ${goQuote(str(we.network))}`, 'without an address the workload is only reachable through its network gateway; set `address` if it is directly reachable');
+    report.warn([...path, 'address'], `address is unset with network ${quoteValue(str(we.network))}`, 'without an address the workload is only reachable through its network gateway; set `address` if it is directly reachable');
   }
   let unixEndpoint = false;
   if (addr.startsWith(UNIX_ADDRESS_PREFIX)) {
@@ -35,8 +35,8 @@ export function checkWorkloadEntry(report: Reporter, path: Path, we: Record<stri
     if (nonEmpty(we.ports)) report.error([...path, 'ports'], `unix endpoint ${addr} must not include ports`, 'remove `ports` from a unix socket endpoint');
   } else if (addr !== '' && !isValidIPAddress(addr)) {
     // Without the ServiceEntry we cannot tell DNS from STATIC resolution, so DNS names pass here.
-    if (!allowFQDNAddresses) report.error([...path, 'address'], `endpoint address ${goQuote(addr)} is not a valid IP address`, 'STATIC resolution needs IP addresses (or `unix://` sockets); use resolution DNS for host names');
-    else if (validateFQDN(addr)) report.error([...path, 'address'], `endpoint address ${goQuote(addr)} is not a valid FQDN or an IP address`, 'use an IP address or a DNS name');
+    if (!allowFQDNAddresses) report.error([...path, 'address'], `endpoint address ${quoteValue(addr)} is not a valid IP address`, 'STATIC resolution needs IP addresses (or `unix://` sockets); use resolution DNS for host names');
+    else if (validateFQDN(addr)) report.error([...path, 'address'], `endpoint address ${quoteValue(addr)} is not a valid FQDN or an IP address`, 'use an IP address or a DNS name');
   }
   for (const [name, port] of entries(we.ports)) {
     const p = [...path, 'ports', name];
