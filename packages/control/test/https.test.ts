@@ -72,9 +72,12 @@ describe('HTTPS', () => {
 
   it('reports a failed renewal as tlsRenewalError on the server and keeps serving the current certificate', async () => {
     const ca = await CertificateAuthority.selfSigned();
-    const good = await controlTlsOptions(ca, { ttlMs: 2_000 });
+    // A certificate valid for an hour, and a server clock that believes only 2 s of it remain:
+    // the renewal is due within seconds while the certificate stays valid for the real client,
+    // however slow the machine.
+    const good = await controlTlsOptions(ca, { ttlMs: 3_600_000 });
     const tls = { key: good.key, cert: good.cert, notAfter: good.notAfter, renew: () => Promise.reject(new Error('the CA is away')) };
-    const r = await startControl({ ca, tls, now: Date.now });
+    const r = await startControl({ ca, tls, now: () => +good.notAfter - 2_000 });
     const error = await new Promise<Error>((resolve) => (r.server as HttpsServer).once('tlsRenewalError', resolve));
     expect(error.message).toBe('the CA is away');
     expect(ok(await httpsCall(r.port, '/v1/trust-bundle', { ca: [...ca.rootsPem] })).status).toBe(200);
