@@ -93,7 +93,7 @@ async function load(send, concurrency, ms, { record, maxRequests = cfg.maxReques
 
 async function makeSender() {
   let dispatcher;
-  if (cfg.path === 'mesh') {
+  if (cfg.path === 'mesh' || cfg.path === 'mesh-notel') {
     let mod;
     try {
       mod = await import('@meshwork/fetch');
@@ -101,7 +101,17 @@ async function makeSender() {
       return { unavailable: errorText(err) };
     }
     if (typeof mod.createMeshDispatcher !== 'function') return { unavailable: '@meshwork/fetch does not export createMeshDispatcher' };
-    dispatcher = mod.createMeshDispatcher({ workload: { namespace: 'default', labels: { app: 'bench' } }, configYaml: cfg.meshYaml });
+    dispatcher = mod.createMeshDispatcher({
+      workload: { namespace: 'default', labels: { app: 'bench' } }, configYaml: cfg.meshYaml,
+      // Issue #7's setting: Istio metrics on (prom-client's global registry), access logs off (no
+      // Telemetry resource asks for them), tracing through a provider at 1 % sampling.
+      telemetry: cfg.path === 'mesh-notel' ? false : undefined,
+      meshConfig: {
+        extensionProviders: [{ name: 'prometheus', prometheus: {} }, { name: 'otel', opentelemetry: { service: 'otel-collector.observability.svc.cluster.local', port: 4317 } }],
+        defaultProviders: { metrics: ['prometheus'], tracing: ['otel'] },
+        defaultTracingSampling: 1,
+      },
+    });
   }
   const url = cfg.url;
   let send;

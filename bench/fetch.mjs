@@ -4,7 +4,10 @@
 //   bare              client -> upstream
 //   nginx pair        client -> nginx "client sidecar" -> nginx "server sidecar" -> upstream,
 //                     plaintext or mutual TLS between the two proxies
-//   mesh              client with @meshwork/fetch's dispatcher -> upstream (v1/v2 split)
+//   mesh              client with @meshwork/fetch's dispatcher -> upstream (v1/v2 split), with
+//                     telemetry as issue #7 measures it: Istio metrics on, access logs off, 1%
+//                     trace sampling (a tracing provider in the mesh config, no SDK registered)
+//   mesh, telemetry off  the same with the Mesh option `telemetry: false`
 // at concurrency 1 and 32: throughput, p50/p99 latency, client CPU per request, CPU per request
 // of each nginx, client RSS. Each (API, path) runs in a fresh Node process; rounds are repeated
 // and medians printed, then the ratios the issue sets targets for.
@@ -54,8 +57,8 @@ function options(rawArgv) {
 }
 
 const APIS = ['undici.request', 'fetch'];
-const PATHS = ['bare', 'pair-plain', 'pair-mtls', 'mesh'];
-const PATH_LABEL = { bare: 'bare', 'pair-plain': 'nginx pair, plaintext', 'pair-mtls': 'nginx pair, mTLS', mesh: 'mesh' };
+const PATHS = ['bare', 'pair-plain', 'pair-mtls', 'mesh', 'mesh-notel'];
+const PATH_LABEL = { bare: 'bare', 'pair-plain': 'nginx pair, plaintext', 'pair-mtls': 'nginx pair, mTLS', mesh: 'mesh', 'mesh-notel': 'mesh, telemetry off' };
 
 // Everything the bench started, for the exit paths (normal end, error, Ctrl-C, SIGTERM).
 const state = { dir: undefined, procs: {}, child: undefined };
@@ -152,6 +155,7 @@ async function main() {
     'pair-plain': `http://127.0.0.1:${clientPlain}/`,
     'pair-mtls': `http://127.0.0.1:${clientTls}/`,
     mesh: 'http://upstream:8080/',
+    'mesh-notel': 'http://upstream:8080/',
   };
   const yaml = meshYaml(ports);
   const combos = APIS.flatMap((api) => PATHS.map((path) => ({ api, path })));
@@ -168,7 +172,7 @@ async function main() {
       if (prior.length > 0 && prior[0].status === 'unavailable') continue;
       const before = await Promise.all([upstreamCounts(v1), upstreamCounts(v2)]);
       const res = await runClient({
-        api, path, url: urls[path], meshYaml: path === 'mesh' ? yaml : undefined, nginxPids,
+        api, path, url: urls[path], meshYaml: path.startsWith('mesh') ? yaml : undefined, nginxPids,
         warmupMs: opts.warmupMs, measureMs: opts.measureMs, concurrencies: opts.concurrencies, maxRequests: opts.maxRequests,
       }, timeoutMs);
       for (const p of Object.values(state.procs)) if (p.exitCode !== null || p.signalCode !== null) throw new Error(p.exitInfo());
@@ -284,12 +288,13 @@ async function main() {
     const rows = [];
     // A comparison of `path` with bare at concurrency c: from the medians, and round by round
     // (both ran in every round), which shows how much of the difference is noise.
-    const add = (what, path, c, f, unit, digits, target, ok) => {
-      const v = f(g(path)[c], bare[c]);
-      const perRound = g(path)[`rounds${c}`].map((p, i) => f(p, bare[`rounds${c}`][i]));
+    const addVs = (base) => (what, path, c, f, unit, digits, target, ok) => {
+      const v = f(g(path)[c], base[c]);
+      const perRound = g(path)[`rounds${c}`].map((p, i) => f(p, base[`rounds${c}`][i]));
       const rounds = perRound.length > 1 ? `(rounds ${perRound.map((x) => fmt(x, digits)).join(', ')})` : '';
       rows.push([what, `${fmt(v, digits)}${unit}`, rounds, target ? `target ${target.padEnd(9)} ${verdict(ok(v))}` : '']);
     };
+    const add = addVs(bare);
     const thr = (a, b) => a.rps / b.rps;
     const p50 = (a, b) => a.p50 - b.p50;
     const cpu = (a, b) => a.clientCpu - b.clientCpu;
@@ -310,6 +315,14 @@ async function main() {
       add('client RSS added (idle), mesh - bare', 'mesh', hi, (a, b) => a.rssIdleMb - b.rssIdleMb, ' MB', 1, '<= 15 MB', (v) => v <= 15);
       add('client RSS added (after load), mesh - bare', 'mesh', hi, (a, b) => a.rssMb - b.rssMb, ' MB', 1, '<= 15 MB', (v) => v <= 15);
       add('client live heap added (after load), mesh - bare', 'mesh', hi, (a, b) => a.heapMb - b.heapMb, ' MB', 1);
+    }
+    // Issue #7: what telemetry (metrics, 1% tracing, no access logs) costs the mesh row.
+    const notel = g('mesh-notel');
+    if (meshOk && notel.status === 'ok') {
+      const vs = addVs(notel);
+      vs(`throughput c=${hi}, mesh / mesh with telemetry off`, 'mesh', hi, thr, 'x', 2, '>= 0.95x', (v) => v >= 0.95);
+      vs(`added client CPU/request c=${hi}, telemetry on - off`, 'mesh', hi, cpu, ' us', 1);
+      vs(`added p50 c=${lo}, telemetry on - off`, 'mesh', lo, p50, ' us', 0);
     }
     const w = [0, 1, 2].map((i) => Math.max(0, ...rows.map((r) => r[i].length)));
     for (const [what, value, rounds, target] of rows) log(`  ${what.padEnd(w[0])} ${value.padStart(w[1])}  ${rounds.padEnd(w[2])}  ${target}`.trimEnd());

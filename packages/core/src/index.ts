@@ -11,3 +11,4 @@ export * from './mesh.js';
 export * from './hash-key.js';
 export * from './breaker.js';
 export * from './upstream-tls.js';
+export * from './telemetry.js';

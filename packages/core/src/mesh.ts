@@ -16,6 +16,8 @@ import type { EndpointState } from './endpoint.js';
 import { registryResources, type RegistryService } from './registry.js';
 import { ControlClient, type ControlClientOptions, type ControlStatus } from './control/client.js';
 import { DeferredIdentity } from './control/deferred-identity.js';
+import { MeshTelemetry, type MeshTelemetryOptions } from './telemetry.js';
+import type { OutlierDetector } from './outlier-detection.js';
 
 export interface MeshOptions {
   /** This workload (the caller). Defaults from MESHWORK_NAMESPACE, MESHWORK_LABELS, MESHWORK_SERVICE_ACCOUNT, MESHWORK_SERVICE. */
@@ -65,6 +67,13 @@ export interface MeshOptions {
   control?: Omit<ControlClientOptions, 'url' | 'token' | 'ca' | 'cacheDir'> | undefined;
   /** Called when the control service refuses something or a snapshot is rejected (default: a process warning). */
   onControlError?: ((message: string) => void) | undefined;
+  /**
+   * What the workload reports about its requests, as an Istio sidecar does (default: on):
+   * Istio's standard metrics into prom-client's global registry (or `registry`), spans on the
+   * OpenTelemetry API with W3C and B3 propagation, access logs as Telemetry resources ask, the
+   * peer-metadata exchange. `false` turns all of it off and costs nothing per request.
+   */
+  telemetry?: false | MeshTelemetryOptions | undefined;
   /** Clock and randomness, injectable for tests. */
   now?: (() => number) | undefined;
   random?: (() => number) | undefined;
@@ -77,7 +86,7 @@ export interface MeshOptions {
 export const MESH_OPTION_KEYS: Readonly<Record<keyof MeshOptions, true>> = Object.freeze({
   workload: true, configDir: true, configYaml: true, resources: true, registry: true, meshConfig: true, locality: true,
   retryBudget: true, watch: true, onConfigRejected: true, onConfigApplied: true, identity: true, now: true, random: true,
-  controlUrl: true, token: true, controlCa: true, cacheDir: true, control: true, onControlError: true,
+  controlUrl: true, token: true, controlCa: true, cacheDir: true, control: true, onControlError: true, telemetry: true,
 });
 
 /** `http=9080,grpc=9090` (MESHWORK_PORTS). */
@@ -127,6 +136,11 @@ export class Mesh {
   /** The control-service client, when the mesh is configured by one. */
   private readonly control: ControlClient | undefined;
   private readonly deferredIdentity: DeferredIdentity | undefined;
+  /** Metrics, spans, access logs and the peer-metadata exchange (undefined with `telemetry: false`). */
+  readonly telemetry: MeshTelemetry | undefined;
+  private readonly watchedOutliers = new WeakSet<OutlierDetector>();
+  /** The control service's last snapshot was rejected (sync state NACKED until one applies). */
+  private nacked = false;
   private current: Snapshot;
   private readonly clusters = new Map<string, Cluster>();
   private readonly byDestination = new WeakMap<RouteDestination, Cluster>();
@@ -150,6 +164,8 @@ export class Mesh {
     const first = this.build(configDir);
     if ('errors' in first) throw new ConfigError(first.errors);
     this.current = first.snapshot;
+    this.telemetry = options.telemetry === false ? undefined : new MeshTelemetry(options.telemetry ?? {}, this.identity);
+    this.telemetry?.setSnapshot(this.current);
     if (configDir && options.watch !== false) this.watchDir(configDir);
     if (controlUrl) {
       const c = options.control ?? {};
@@ -185,6 +201,7 @@ export class Mesh {
     } else {
       this.controlReady = true;
     }
+    this.telemetry?.setSyncState(this.syncState());
     // One timer drives every cluster's outlier-detection sweep; it never keeps the process alive.
     this.sweepTimer = setInterval(() => this.sweep(), 1000);
     this.sweepTimer.unref();
@@ -258,8 +275,29 @@ export class Mesh {
       this.clusters.set(key, c);
     }
     c.update(this.current, dest);
+    this.watchOutlier(c);
     this.byDestination.set(dest, c);
     return c;
+  }
+
+  /** Ejections count in `meshwork_outlier_ejections_total{cluster}` (one listener per detector). */
+  private watchOutlier(c: Cluster): void {
+    const t = this.telemetry;
+    const o = c.outlier;
+    if (!t || !o || this.watchedOutliers.has(o)) return;
+    this.watchedOutliers.add(o);
+    const key = c.key;
+    o.onEvent((e) => {
+      if (e.type === 'eject') t.recordEjection(key);
+    });
+  }
+
+  /** STATIC without a control service; else SYNCED while connected to it, NACKED after a rejected snapshot, STALE otherwise. */
+  private syncState(): 'STATIC' | 'SYNCED' | 'STALE' | 'NACKED' {
+    if (!this.control) return 'STATIC';
+    if (this.nacked) return 'NACKED';
+    const s = this.control.status();
+    return s.connected && s.source === 'control' ? 'SYNCED' : 'STALE';
   }
 
   /** Re-reads the configuration now; returns the diagnostics when it is rejected. */
@@ -271,6 +309,7 @@ export class Mesh {
     }
     // One assignment: a request sees the old snapshot or the new one, never a mix.
     this.current = r.snapshot;
+    this.telemetry?.setSnapshot(r.snapshot);
     this.refreshClusters();
     this.options.onConfigApplied?.(r.snapshot.version);
     return { applied: true, diagnostics: [] };
@@ -297,8 +336,10 @@ export class Mesh {
     }
     const loaded = loadObjects(snap.resources, `control:${snap.version}`);
     const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
-    if (errors.length > 0) return { applied: false, diagnostics: errors };
-    return this.configure({ resources: loaded.resources, meshConfig: { ...this.options.meshConfig, ...snap.mesh } });
+    const r = errors.length > 0 ? { applied: false, diagnostics: errors } : this.configure({ resources: loaded.resources, meshConfig: { ...this.options.meshConfig, ...snap.mesh } });
+    this.nacked = !r.applied;
+    this.telemetry?.setSyncState(this.syncState());
+    return r;
   }
 
   private setWorkload(w: { namespace: string; labels: Record<string, string>; serviceAccount: string; name: string }): void {
@@ -328,6 +369,7 @@ export class Mesh {
         continue;
       }
       removed.push(...c.update(this.current, { host: c.host, subset: c.subset, port: c.port, weight: 100, service }));
+      this.watchOutlier(c);
     }
     if (removed.length > 0) {
       for (const l of this.removedListeners) {
@@ -347,6 +389,7 @@ export class Mesh {
     this.watcher?.close();
     if (this.debounce) clearTimeout(this.debounce);
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.telemetry?.close();
     await this.control?.close();
     await this.deferredIdentity?.close();
   }
@@ -393,6 +436,7 @@ export class Mesh {
   private sweep(): void {
     const t = this.now();
     for (const c of this.clusters.values()) c.outlier?.sweep(t);
+    if (this.control) this.telemetry?.setSyncState(this.syncState());
   }
 }
 

@@ -54,7 +54,7 @@ export function meshworkMiddleware(options: MeshworkMiddlewareOptions = {}): Mes
   const inbound = options.inbound ?? createInbound(options);
   const owns = !options.inbound;
   const mw = ((req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => {
-    runPipeline(inbound, req, res, next, proceed, writeNodeReply);
+    runPipeline(inbound, req, res, res, next, proceed, writeNodeReply);
   }) as MeshworkMiddleware;
   Object.defineProperty(mw, 'inbound', { value: inbound });
   mw.close = () => {

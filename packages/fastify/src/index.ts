@@ -47,7 +47,7 @@ const plugin: FastifyPluginCallback<MeshworkPluginOptions> = (app, options, done
     return;
   }
   app.decorateRequest('meshwork', null);
-  app.addHook('onRequest', (request, reply, next) => runPipeline(inbound, request.raw, reply, next, proceed, writeReply));
+  app.addHook('onRequest', (request, reply, next) => runPipeline(inbound, request.raw, reply.raw, reply, next, proceed, writeReply));
   if (!options.inbound) app.addHook('onClose', (_app, closed) => {
     inbound.close();
     closed();

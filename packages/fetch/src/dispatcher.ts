@@ -15,8 +15,12 @@ import {
 } from '@meshwork/policy';
 import {
   backoffMs, Code, compileRetry, connectOptions, failureReply, hashKeyFor, localReplyError, outcomeOfError, Mesh, MeshError, remainingBudget,
-  type AttemptOutcome, type Cluster, type CompiledRetry, type EndpointState, type MeshOptions, type ResponseFlag,
+  type AttemptOutcome, type Cluster, type CompiledRetry, type EndpointState, type MeshOptions, type MeshTelemetry, type OutboundFacts, type ResponseFlag,
 } from '@meshwork/core';
+import {
+  decodePeerMetadata, getRequestId, newRequestId, startClientSpan, PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER, REQUEST_ID_HEADER, TRACEPARENT_HEADER, X_B3_TRACE_ID,
+  type HeaderBag, type SpanHandle, type WorkloadMetadata,
+} from '@meshwork/telemetry';
 import { toV2, type Controller, type Handler } from './handler.js';
 
 export interface MeshDispatcherOptions extends MeshOptions {
@@ -26,7 +30,7 @@ export interface MeshDispatcherOptions extends MeshOptions {
   throwOnLocalReply?: boolean | undefined;
   /** Largest request body kept in memory so that a retry can replay it (default 1 MiB). */
   maxReplayBodyBytes?: number | undefined;
-  /** Observes each finished request: response flags and the upstream chosen (telemetry hooks here later). */
+  /** Observes each finished request: status, response flags, the upstream chosen, duration and sizes. */
   onRequestEnd?: ((info: RequestInfo) => void) | undefined;
   /** With a control service: how long a request waits for the first snapshot and certificate (default 10 s), then fails with 503. */
   readyTimeoutMs?: number | undefined;
@@ -34,13 +38,59 @@ export interface MeshDispatcherOptions extends MeshOptions {
 
 export interface RequestInfo {
   host: string;
+  /** The status the caller got (0: none, the request failed). */
   status: number;
   flags: ResponseFlag[];
+  /** `address:port` of the endpoint that answered. */
   upstream?: string | undefined;
+  /** Envoy's cluster name, `outbound|9080|v1|reviews.default.svc.cluster.local`. */
   cluster?: string | undefined;
   attempts: number;
   /** Set when the request body was too large to keep for a replay, so no retry was possible. */
   retriesDisabled?: 'body-over-replay-limit' | undefined;
+  /** Milliseconds from dispatch to the last response byte (or the failure). */
+  durationMs: number;
+  /** Request body bytes when known (a string or byte body; 0 for streams). */
+  requestBytes: number;
+  /** Response body bytes handed to the caller. */
+  responseBytes: number;
+  /** The `x-request-id` sent (telemetry on). */
+  requestId?: string | undefined;
+  /** FQDN of the mesh service routed to. */
+  service?: string | undefined;
+  /** `grpc-status` of a gRPC response. */
+  grpcStatus?: number | undefined;
+  /** What the server said about itself through the peer-metadata exchange. */
+  peer?: WorkloadMetadata | undefined;
+}
+
+/** The caller's headers that telemetry writes itself (Envoy overwrites them): the request id and the exchange pair. */
+const OWN_HEADERS: ReadonlySet<string> = new Set([REQUEST_ID_HEADER, PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER]);
+/** The same, plus every trace header, once a trace context was injected. */
+const OWN_HEADERS_TRACED: ReadonlySet<string> = new Set([...OWN_HEADERS, 'traceparent', 'tracestate', 'b3', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'x-b3-sampled', 'x-b3-flags']);
+
+function isExchangeName(n: Buffer | string): boolean {
+  const s = typeof n === 'string' ? n.toLowerCase() : n.toString('latin1').toLowerCase();
+  return s === PEER_METADATA_HEADER || s === PEER_METADATA_ID_HEADER;
+}
+
+/** A raw header list without the exchange pair (names of 21 and 24 characters are the only ones checked). */
+function withoutExchange<T extends Buffer | string>(raw: readonly T[]): T[] {
+  const out: T[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const n = raw[i]!;
+    if ((n.length === 21 || n.length === 24) && isExchangeName(n)) continue;
+    out.push(n, raw[i + 1]!);
+  }
+  return out;
+}
+
+/** Appends the headers telemetry wrote to a flat header list. */
+function pushOwn(arr: string[], bag: HeaderBag): void {
+  for (const k in bag) {
+    const v = bag[k];
+    if (typeof v === 'string') arr.push(k, v);
+  }
 }
 
 
@@ -136,6 +186,11 @@ export class MeshDispatcher extends Dispatcher {
   }
   private readonly passthrough = new Agent();
   private closedFlag = false;
+  /** One facts object for every finished request: telemetry reads it synchronously and keeps nothing. */
+  readonly facts: OutboundFacts = {
+    method: 'GET', target: '/', authority: '', durationMs: 0, status: 0, flags: [], fromUpstream: false, requestBytes: 0, responseBytes: 0, grpc: false,
+    mtls: false, requestHeaders: {},
+  };
 
   constructor(readonly options: MeshDispatcherOptions = {}) {
     super();
@@ -278,6 +333,8 @@ class MeshRequest implements Controller {
   private readonly headers: Record<string, string>;
   private readonly grpc: boolean;
   private host = '';
+  /** The Host the caller addressed (Host header, else the origin's). */
+  private authority = '';
   current: Attempt | null = null;
   retry: CompiledRetry | null = null;
   private decision: OutboundDecision | undefined;
@@ -289,10 +346,30 @@ class MeshRequest implements Controller {
   private hashKey: string | undefined;
   responseOps: HeaderOps['response'][] | null = null;
   private retriesDisabled: RequestInfo['retriesDisabled'];
+  // ---- telemetry (untouched when the mesh's telemetry is off) ----
+  readonly tel: MeshTelemetry | undefined;
+  private startMs = 0;
+  span: SpanHandle | undefined;
+  private requestId: string | undefined;
+  /** Headers telemetry writes (x-request-id, trace context). */
+  private ownHeaders: HeaderBag | undefined;
+  /** The exchange headers went out: the destination is in the mesh. */
+  private exchange = false;
+  private peer: WorkloadMetadata | undefined;
+  responseBytes = 0;
+  private grpcStatus: number | undefined;
+  private fromUpstream = false;
+  private passthroughName: string | undefined;
+  private lastEp: EndpointState | undefined;
+  private mtls = false;
+  private error: unknown;
+  transportFailure: string | undefined;
 
   constructor(readonly d: MeshDispatcher, readonly opts: DispatchOptions, readonly user: Handler) {
     this.headers = normalizeHeaders(opts.headers);
     this.grpc = isGrpcRequest(this.headers['content-type']);
+    this.tel = d.mesh.telemetry;
+    if (this.tel || d.options.onRequestEnd) this.startMs = performance.now();
   }
 
   // ---- Controller given to the caller ----
@@ -340,10 +417,12 @@ class MeshRequest implements Controller {
   private route(): void {
     const { scheme, port, host: originHost } = parseOrigin(this.opts.origin);
     const authority = this.headers.host ?? originHost;
+    this.authority = authority;
     const target = this.opts.path || '/';
     const decision = this.d.mesh.decide({ method: this.opts.method, scheme, authority, port, target, headers: this.headers });
     this.decision = decision;
     this.host = decision.host;
+    if (this.tel) this.startTelemetry(this.tel, decision, scheme, port, target);
     if (decision.action === 'passthrough') return this.passthrough();
     const reply = routeLocalReply(decision);
     if (reply) return this.local(reply.status, reply.body, reply.flags, reply.headers);
@@ -360,6 +439,36 @@ class MeshRequest implements Controller {
     this.afterDelay(authority, target, fault.abort);
   }
 
+  /**
+   * At route time: the request id (kept or made) and, with tracing, the client span and its
+   * trace headers, written into a small object of their own (the caller's headers are read,
+   * never copied).
+   */
+  private startTelemetry(t: MeshTelemetry, decision: OutboundDecision, scheme: 'http' | 'https', port: number, target: string): void {
+    if (decision.action === 'passthrough') this.passthroughName = 'PassthroughCluster';
+    else if (decision.action === 'blocked') this.passthroughName = 'BlackHoleCluster';
+    const bag: HeaderBag = {};
+    if (t.tracing) {
+      this.span = startClientSpan({
+        headers: bag, requestHeaders: this.headers, method: this.opts.method, operation: t.operation(decision.service, decision.host, port), tracing: t.clientTracing, sampling: t.clientSampling,
+        istioTags: t.istioTags, scheme, serverAddress: decision.host, serverPort: port, target,
+      });
+      this.requestId = this.span.requestId;
+    } else {
+      const given = this.headers[REQUEST_ID_HEADER];
+      this.requestId = given && given.length <= 256 ? given : (getRequestId() ?? newRequestId());
+      bag[REQUEST_ID_HEADER] = this.requestId;
+    }
+    this.ownHeaders = bag;
+  }
+
+  /** The caller's headers telemetry replaces (null: telemetry off). */
+  private replacedHeaders(): ReadonlySet<string> | null {
+    const bag = this.ownHeaders;
+    if (!bag) return null;
+    return bag[TRACEPARENT_HEADER] !== undefined || bag[X_B3_TRACE_ID] !== undefined ? OWN_HEADERS_TRACED : OWN_HEADERS;
+  }
+
   private afterDelay(authority: string, target: string, abort: ReturnType<typeof sampleFault>['abort']): void {
     const decision = this.decision!;
     if (abort) return this.local(abort.httpStatus ?? 503, LOCAL_REPLY.faultAbort, ['FI'], undefined, abort.grpcStatus);
@@ -374,12 +483,21 @@ class MeshRequest implements Controller {
     const headers = upstreamRequestHeaders(this.headers, decision, dest);
     this.path = decision.rewrite?.path ?? target;
     const arr: string[] = ['host', upstreamAuthority(decision, dest, authority)];
+    const replaced = this.replacedHeaders();
     for (const k in headers) {
       // The mesh writes these itself (Envoy overwrites what the caller sent).
       if (k === 'host' || k === 'x-envoy-attempt-count' || k === 'x-envoy-expected-rq-timeout-ms') continue;
+      if (replaced !== null && replaced.has(k)) continue;
       const v = headers[k]!;
       if (typeof v === 'string') arr.push(k, v);
       else for (const x of v) arr.push(k, x);
+    }
+    const t = this.tel;
+    if (t) {
+      pushOwn(arr, this.ownHeaders!);
+      // Who we are, to mesh destinations only: never to passthrough or MESH_EXTERNAL hosts.
+      this.exchange = !cluster.passthrough && cluster.service?.location === 'MESH_INTERNAL';
+      if (this.exchange) arr.push(PEER_METADATA_ID_HEADER, t.peerMetadataId, PEER_METADATA_HEADER, t.peerMetadata);
     }
     // The last pair is the attempt count: the first attempt sends this array as it is.
     arr.push('x-envoy-attempt-count', '1');
@@ -433,7 +551,10 @@ class MeshRequest implements Controller {
       if (!ep) return this.local(503, LOCAL_REPLY.noHealthyUpstream, ['UH']);
     }
     const admission = cluster.admit();
-    if (admission === 'overflow') return this.local(503, LOCAL_REPLY.overflow, ['UO'], { 'x-envoy-overloaded': 'true' });
+    if (admission === 'overflow') {
+      this.tel?.recordPoolOverflow(cluster.key);
+      return this.local(503, LOCAL_REPLY.overflow, ['UO'], { 'x-envoy-overloaded': 'true' });
+    }
     if (ep && this.maxAttempts > 1) (this.tried ??= new Set()).add(ep);
     if (admission.ready) {
       admission.ready.then(() => {
@@ -467,6 +588,8 @@ class MeshRequest implements Controller {
       if (ep) {
         const entry = this.d.poolFor(cluster, ep);
         if (entry.servername !== undefined) (upstreamOpts as DispatchOptions & { servername?: string }).servername = entry.servername;
+        this.lastEp = ep;
+        this.mtls = entry.tls.mode === 'istio';
         entry.pool.dispatch(upstreamOpts, attempt);
       } else {
         this.d.passthroughDispatcher().dispatch(upstreamOpts, attempt);
@@ -484,6 +607,10 @@ class MeshRequest implements Controller {
     // maxRetries (circuit breaker): beyond it the retry is simply not attempted.
     if (!cluster.tryStartRetry()) return false;
     setTimeout(afterBackoff, backoffMs(this.retry, this.attempts, this.d.mesh.random), this);
+    if (this.tel) {
+      this.tel.recordRetry(cluster.key);
+      if (this.span) this.tel.attemptEvent(this.span, this.attempts, this.current?.ep?.key, outcome);
+    }
     return true;
   }
 
@@ -493,8 +620,26 @@ class MeshRequest implements Controller {
     this.status = status;
     this.committed = true;
     this.upstream = attempt.ep?.key;
+    let stripRaw = false;
+    if (this.tel) {
+      this.fromUpstream = true;
+      const gs = resHeaders['grpc-status'];
+      if (gs !== undefined) this.grpcStatus = Number(gs);
+      if (this.span && this.attempts > 1 && outcome) this.tel.attemptEvent(this.span, this.attempts, attempt.ep?.key, outcome);
+      // The server's metadata, read and taken out before the caller sees the response.
+      if (this.exchange && (resHeaders[PEER_METADATA_HEADER] !== undefined || resHeaders[PEER_METADATA_ID_HEADER] !== undefined)) {
+        this.peer = decodePeerMetadata(resHeaders[PEER_METADATA_HEADER]);
+        delete resHeaders[PEER_METADATA_HEADER];
+        delete resHeaders[PEER_METADATA_ID_HEADER];
+        stripRaw = true;
+      }
+    }
     let out = resHeaders as Record<string, string | string[]>;
-    if (!this.responseOps) this.rawHeaders = attempt.ctrl?.rawHeaders ?? null;
+    if (!this.responseOps) {
+      const raw = attempt.ctrl?.rawHeaders ?? null;
+      // Keep undici's raw-header fast path: the same list, without the exchange pair.
+      this.rawHeaders = stripRaw && Array.isArray(raw) ? withoutExchange(raw as (Buffer | string)[]) as Buffer[] : raw;
+    }
     if (this.responseOps) {
       out = { ...out };
       for (const ops of this.responseOps) applyHeaderOps(out, ops);
@@ -504,6 +649,10 @@ class MeshRequest implements Controller {
 
   finishFailure(outcome: AttemptOutcome, cause?: unknown): void {
     if (this.finished) return;
+    if (this.tel) {
+      if (outcome.kind === 'failure') this.transportFailure = outcome.transportFailure;
+      if (this.span && this.attempts > 1) this.tel.attemptEvent(this.span, this.attempts, this.current?.ep?.key, outcome);
+    }
     const r = failureReply(outcome, this.attempts > 1);
     this.local(r.status, r.body, r.flags, undefined, undefined, cause);
   }
@@ -518,7 +667,9 @@ class MeshRequest implements Controller {
         const ep = c.pick({ random: this.d.mesh.random, now: this.d.mesh.now() });
         if (!ep) continue;
         const entry = this.d.poolFor(c, ep);
-        entry.pool.dispatch({ origin: `http://${ep.key}`, method: this.opts.method, path: this.path, headers: this.upstreamHeaders, body: this.body.body as DispatchOptions['body'], ...(entry.servername !== undefined ? { servername: entry.servername } : {}) }, discardHandler);
+        // The exchange headers never leave the mesh, mirrors included.
+        const headers = this.exchange && (c.passthrough || c.service?.location !== 'MESH_INTERNAL') ? withoutExchange(this.upstreamHeaders) : this.upstreamHeaders;
+        entry.pool.dispatch({ origin: `http://${ep.key}`, method: this.opts.method, path: this.path, headers, body: this.body.body as DispatchOptions['body'], ...(entry.servername !== undefined ? { servername: entry.servername } : {}) }, discardHandler);
       } catch {
         /* a mirror failure is never the caller's problem */
       }
@@ -526,9 +677,18 @@ class MeshRequest implements Controller {
   }
 
   private passthrough(): void {
-    // Unknown host under ALLOW_ANY: forwarded as-is, no retries, no timeout (PassthroughCluster).
+    // Unknown host under ALLOW_ANY: forwarded as-is, no retries, no timeout (PassthroughCluster);
+    // with telemetry, plus the request id and trace context (never the exchange headers).
     const self = this;
-    this.d.passthroughDispatcher().dispatch(this.opts, {
+    let opts = this.opts;
+    const replaced = this.replacedHeaders();
+    if (replaced !== null) {
+      const arr: string[] = [];
+      for (const k in this.headers) if (!replaced.has(k)) arr.push(k, this.headers[k]!);
+      pushOwn(arr, this.ownHeaders!);
+      opts = { ...opts, headers: arr };
+    }
+    this.d.passthroughDispatcher().dispatch(opts, {
       onRequestStart(ctrl) {
         self.current = { ctrl, abort: (r: Error) => ctrl.abort(r) } as unknown as Attempt;
         if (self.aborted) ctrl.abort(self.abortedReason!);
@@ -537,9 +697,11 @@ class MeshRequest implements Controller {
         self.rawHeaders = c.rawHeaders ?? null;
         self.committed = true;
         self.status = status;
+        self.fromUpstream = true;
         self.user.onResponseStart?.(self, status, headers, text);
       },
       onResponseData(_c, chunk) {
+        self.responseBytes += chunk.length;
         self.user.onResponseData?.(self, chunk);
       },
       onResponseEnd(c, trailers) {
@@ -560,8 +722,13 @@ class MeshRequest implements Controller {
     const reply = localReply(status, body, { grpc: this.grpc, grpcStatus, extraHeaders });
     this.committed = true;
     this.status = reply.status;
+    if (this.grpc) this.grpcStatus = Number(reply.headers['grpc-status']);
     this.user.onResponseStart?.(this, reply.status, reply.headers, '');
-    if (reply.body) this.user.onResponseData?.(this, Buffer.from(reply.body));
+    if (reply.body) {
+      const chunk = Buffer.from(reply.body);
+      this.responseBytes += chunk.length;
+      this.user.onResponseData?.(this, chunk);
+    }
     this.end({});
   }
 
@@ -569,6 +736,10 @@ class MeshRequest implements Controller {
     if (this.finished) return;
     this.finished = true;
     this.clearTimers();
+    if (this.tel && trailers) {
+      const gs = trailers['grpc-status'];
+      if (gs !== undefined) this.grpcStatus = Number(gs);
+    }
     this.user.onResponseEnd?.(this, trailers as Record<string, string | string[]>);
     this.report();
   }
@@ -576,6 +747,7 @@ class MeshRequest implements Controller {
   fail(err: Error, flags: ResponseFlag[]): void {
     if (this.finished) return;
     this.finished = true;
+    this.error = err;
     this.flags.push(...flags);
     this.clearTimers();
     try {
@@ -590,8 +762,61 @@ class MeshRequest implements Controller {
     if (this.routeTimer) clearTimeout(this.routeTimer);
   }
 
+  /** Request body bytes when the body is in memory (streams are not counted), else Content-Length. */
+  private requestBytes(): number {
+    const b = this.body.replay ? this.body.body : null;
+    if (typeof b === 'string') return Buffer.byteLength(b);
+    if (b instanceof Uint8Array) return b.byteLength;
+    const cl = this.headers['content-length'];
+    const n = cl === undefined ? 0 : Number(cl);
+    return Number.isFinite(n) && n > 0 ? n : 0;
+  }
+
   private report(): void {
-    this.d.options.onRequestEnd?.({ host: this.host, status: this.status, flags: this.flags, upstream: this.upstream, cluster: this.cluster?.key, attempts: this.attempts, retriesDisabled: this.retriesDisabled });
+    const t = this.tel;
+    const cb = this.d.options.onRequestEnd;
+    if (!t && !cb) return;
+    const durationMs = performance.now() - this.startMs;
+    const requestBytes = this.requestBytes();
+    const service = this.cluster?.service ?? this.decision?.service;
+    if (t) {
+      const f = this.d.facts;
+      f.method = this.opts.method;
+      f.target = this.opts.path || '/';
+      f.authority = this.authority;
+      f.durationMs = durationMs;
+      f.status = this.status;
+      f.flags = this.flags;
+      f.fromUpstream = this.fromUpstream;
+      f.requestBytes = requestBytes;
+      f.responseBytes = this.responseBytes;
+      f.grpc = this.grpc;
+      f.grpcStatus = this.grpcStatus;
+      f.service = this.passthroughName ? undefined : service;
+      f.passthrough = this.passthroughName;
+      f.cluster = this.cluster;
+      f.endpoint = this.lastEp;
+      f.mtls = this.mtls;
+      f.peer = this.peer;
+      f.span = this.span;
+      f.requestId = this.requestId;
+      f.requestHeaders = this.headers;
+      f.routeName = this.decision?.rule?.name;
+      f.transportFailure = this.transportFailure;
+      f.error = this.error;
+      try {
+        t.recordOutbound(f);
+      } catch {
+        /* telemetry never breaks a request */
+      }
+      // Nothing of this request stays reachable from the shared object.
+      f.service = f.cluster = f.endpoint = f.peer = f.span = f.error = undefined;
+      f.requestHeaders = NO_HEADERS;
+    }
+    cb?.({
+      host: this.host, status: this.status, flags: this.flags, upstream: this.upstream, cluster: this.cluster?.key, attempts: this.attempts, retriesDisabled: this.retriesDisabled,
+      durationMs, requestBytes, responseBytes: this.responseBytes, requestId: this.requestId, service: service?.hostname, grpcStatus: this.grpcStatus, peer: this.peer,
+    });
   }
 }
 
@@ -683,7 +908,9 @@ class Attempt implements Handler {
   }
 
   onResponseData(_c: Controller, chunk: Buffer): void {
-    if (!this.abandoned) this.r.user.onResponseData?.(this.r, chunk);
+    if (this.abandoned) return;
+    this.r.responseBytes += chunk.length;
+    this.r.user.onResponseData?.(this.r, chunk);
   }
 
   onResponseEnd(c: Controller, trailers: Record<string, string | string[] | undefined>): void {
@@ -705,6 +932,7 @@ class Attempt implements Handler {
     if (r.finished || r.aborted || r.routeTimedOut) return;
     const outcome = outcomeOfError(err as Error & { code?: string }, this.sent, this.perTryTimedOut);
     if (this.ep) this.cluster.outlier?.recordOutcome(this.ep, outcome, r.d.mesh.now());
+    if (outcome.kind === 'failure' && outcome.transportFailure) r.transportFailure = outcome.transportFailure;
     if (!this.last && r.retryAfter(outcome)) return;
     r.finishFailure(outcome, err);
   }

@@ -1,8 +1,13 @@
+import type { TelemetryMeshSettings } from './compile/telemetry.js';
+
 /**
  * Mesh-wide settings (Istio's MeshConfig subset that changes decisions), with Istio's
- * defaults (pkg/config/mesh/mesh.go: DefaultMeshConfig).
+ * defaults (pkg/config/mesh/mesh.go: DefaultMeshConfig). The telemetry fields
+ * (`extensionProviders`, `defaultProviders`, `defaultTracingSampling`) are optional: absent,
+ * `compileTelemetry` applies Istio's defaults (the `prometheus`, `stackdriver` and `envoy`
+ * providers; `defaultProviders: {metrics: [prometheus]}`; 1 % trace sampling).
  */
-export interface MeshConfig {
+export interface MeshConfig extends TelemetryMeshSettings {
   /** `meshConfig.rootNamespace`: policies here apply mesh-wide. */
   rootNamespace: string;
   /** `meshConfig.trustDomain`: the SPIFFE trust domain. */

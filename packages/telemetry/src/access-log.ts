@@ -11,7 +11,15 @@
  * Meshwork masks in `path` (Envoy logs the path as it is; this is Meshwork's one deviation).
  */
 import { Writable } from 'node:stream';
-import pino, { type DestinationStream, type Logger } from 'pino';
+import { createRequire } from 'node:module';
+import type { DestinationStream, Logger } from 'pino';
+
+// pino is loaded when the first logger or destination is made, not with this module: a
+// workload that logs nothing does not carry it (about 10 MB of RSS).
+let pinoModule: typeof import('pino') | undefined;
+function pino(): typeof import('pino') {
+  return (pinoModule ??= createRequire(import.meta.url)('pino') as typeof import('pino'));
+}
 import type { AccessLogSpec, EnvoyAttributes } from '@meshwork/policy';
 import type { HeaderBag } from './tracing.js';
 
@@ -237,6 +245,11 @@ export function accessLogAttributes(e: AccessLogEvent): EnvoyAttributes {
   };
 }
 
+/** Standard output through pino's asynchronous destination, the loggers' default; one can serve several loggers. */
+export function stdoutDestination(): DestinationStream {
+  return pino().destination({ dest: 1, sync: false });
+}
+
 /**
  * Creates the access logger.
  *
@@ -247,9 +260,9 @@ export function accessLogAttributes(e: AccessLogEvent): EnvoyAttributes {
 export function createAccessLogger(options: AccessLoggerOptions = {}): AccessLogger {
   const redact = options.redactQueryParams ?? DEFAULT_REDACT;
   let dest: DestinationStream;
-  if (!options.destination) dest = pino.destination({ dest: 1, sync: false });
+  if (!options.destination) dest = stdoutDestination();
   else dest = options.destination as DestinationStream;
-  const logger = pino(
+  const logger = pino()(
     {
       base: null,
       timestamp: false,

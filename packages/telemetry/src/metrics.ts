@@ -23,9 +23,17 @@
  * label string and allocates nothing (unless tag overrides read request attributes).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, register } from 'prom-client';
 import type { CompiledMetrics, CompiledTagValue, EnvoyAttributes, MetricOverride } from '@meshwork/policy';
 import type { LocalWorkload, WorkloadMetadata } from './peer-metadata.js';
+
+export { Registry } from 'prom-client';
+
+/**
+ * prom-client's default registry (`require('prom-client').register`), the one an application's
+ * existing `/metrics` endpoint usually serves.
+ */
+export const globalRegistry: Registry = register;
 
 /** Envoy's default histogram buckets (ms for durations, bytes for sizes). */
 export const ISTIO_BUCKETS: readonly number[] = Object.freeze([0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000]);
@@ -116,6 +124,12 @@ export interface RequestMetricEvent {
   responseMessages?: number | undefined;
   /** Envoy attributes of the request, read by Telemetry tag overrides that use them. */
   attributes?: EnvoyAttributes | undefined;
+  /**
+   * The local workload of this request (default: the recorder's `local`). Lets several Meshes
+   * of one process record into one registry, each with its own labels. Pass the same object
+   * every time: the cache keys on it.
+   */
+  local?: LocalWorkload | undefined;
 }
 
 /** States of a call-site breaker (core's MeshBreakerState). */
@@ -436,8 +450,8 @@ class IstioRecorder {
   private families = new Map<Short, RowCounter | RowHistogram>();
   private plans = new Map<Short, FamilyPlan>();
   private reporters: Record<'source' | 'destination', ReporterPlan> = { source: { enabled: true, dynamic: [] }, destination: { enabled: true, dynamic: [] } };
-  // reporter → peer → service → passthrough → peer principal → local principal → group
-  private groups = { source: new WeakMap<object, Map<Key, Map<Key, Map<Key, Map<Key, Group>>>>>(), destination: new WeakMap<object, Map<Key, Map<Key, Map<Key, Map<Key, Group>>>>>() };
+  // local → reporter → peer → service → passthrough → peer principal → local principal → group
+  private groups = new WeakMap<LocalWorkload, Record<'source' | 'destination', WeakMap<object, Map<Key, Map<Key, Map<Key, Map<Key, Group>>>>>>>();
   private cached = 0;
   private local: LocalWorkload;
 
@@ -484,7 +498,7 @@ class IstioRecorder {
   }
 
   private resetCache() {
-    this.groups = { source: new WeakMap(), destination: new WeakMap() };
+    this.groups = new WeakMap();
     this.cached = 0;
   }
 
@@ -530,7 +544,10 @@ class IstioRecorder {
   }
 
   private group(e: RequestMetricEvent): Group {
-    const byPeer = this.groups[e.reporter];
+    const local = e.local ?? this.local;
+    let byReporter = this.groups.get(local);
+    if (!byReporter) this.groups.set(local, (byReporter = { source: new WeakMap(), destination: new WeakMap() }));
+    const byPeer = byReporter[e.reporter];
     const peer = e.peer ?? NONE;
     let bySvc = byPeer.get(peer);
     if (!bySvc) byPeer.set(peer, (bySvc = new Map()));
@@ -546,7 +563,7 @@ class IstioRecorder {
     if (!byLocalSan) byPeerSan.set(peerSanKey, (byLocalSan = new Map()));
     const localSanKey: Key = e.localPrincipal ?? NONE;
     let group = byLocalSan.get(localSanKey);
-    if (!group) byLocalSan.set(localSanKey, (group = { base: identityLabels(e, this.local), leaves: new Map() }));
+    if (!group) byLocalSan.set(localSanKey, (group = { base: identityLabels(e, local), leaves: new Map() }));
     return group;
   }
 

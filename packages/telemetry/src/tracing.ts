@@ -14,7 +14,7 @@
  * Stale copies of trace headers in an outgoing request (Istio asks applications to copy them)
  * are replaced, never duplicated.
  *
- * `x-request-id`: kept when present, else a UUID v4 (crypto.randomUUID), carried in the context
+ * `x-request-id`: kept when present, else a new UUID v4, carried in the context
  * from the inbound request to the outbound ones. When Meshwork makes the sampling decision it
  * records it in the UUID's version nibble as Envoy does (uuid request-id extension:
  * '9' sampled, 'a' forced, 'b' client-forced), so Envoy sidecars downstream keep it.
@@ -36,9 +36,9 @@
  * marked with `suppressTracing` (exporters' own requests) get no span.
  */
 import { hasSubscribers } from 'node:diagnostics_channel';
-import { randomUUID } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import {
-  context as otelContext, createContextKey, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags,
+  context as otelContext, createContextKey, ProxyTracerProvider, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags,
   type Attributes, type Context, type Span, type SpanContext, type TextMapGetter, type TextMapPropagator, type TextMapSetter, type Tracer,
 } from '@opentelemetry/api';
 import { getRPCMetadata, isTracingSuppressed, RPCType, W3CTraceContextPropagator } from '@opentelemetry/core';
@@ -101,15 +101,38 @@ export class MeshPropagator implements TextMapPropagator<HeaderBag> {
   private readonly b3Single = new B3Propagator({ injectEncoding: B3InjectEncoding.SINGLE_HEADER });
   private readonly order: TextMapPropagator[];
   private readonly writers: TextMapPropagator[];
+  private readonly formats: readonly TraceHeaderFormat[];
 
   constructor(options: MeshPropagatorOptions = {}) {
     this.order = options.prefer === 'b3' ? [this.b3Multi, this.w3c] : [this.w3c, this.b3Multi];
-    const formats = options.inject ?? ['w3c', 'b3multi'];
-    this.writers = formats.map((f) => (f === 'w3c' ? this.w3c : f === 'b3multi' ? this.b3Multi : this.b3Single));
+    this.formats = options.inject ?? ['w3c', 'b3multi'];
+    this.writers = this.formats.map((f) => (f === 'w3c' ? this.w3c : f === 'b3multi' ? this.b3Multi : this.b3Single));
   }
 
   inject(ctx: Context, carrier: HeaderBag, set: TextMapSetter<HeaderBag> = setter): void {
     for (const w of this.writers) w.inject(ctx, carrier, set);
+  }
+
+  /**
+   * The headers `inject` writes for a span context, without building a context (the outbound
+   * hot path): W3C `traceparent`/`tracestate`, B3 multi or single. `debug`: the B3 debug flag
+   * of the request (`x-b3-flags: 1`), which replaces the sampled flag as in B3.
+   */
+  injectSpanContext(sc: SpanContext, carrier: HeaderBag, debug = false): void {
+    const sampled = (sc.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED;
+    for (const f of this.formats) {
+      if (f === 'w3c') {
+        carrier[TRACEPARENT_HEADER] = `00-${sc.traceId}-${sc.spanId}-${sc.traceFlags === 1 ? '01' : sc.traceFlags === 0 ? '00' : (sc.traceFlags & 0xff).toString(16).padStart(2, '0')}`;
+        if (sc.traceState) carrier[TRACESTATE_HEADER] = sc.traceState.serialize();
+      } else if (f === 'b3multi') {
+        carrier[X_B3_TRACE_ID] = sc.traceId;
+        carrier[X_B3_SPAN_ID] = sc.spanId;
+        if (debug) carrier[X_B3_FLAGS] = '1';
+        else carrier[X_B3_SAMPLED] = sampled ? '1' : '0';
+      } else {
+        carrier[B3_HEADER] = `${sc.traceId}-${sc.spanId}-${debug ? 'd' : sampled ? '1' : '0'}`;
+      }
+    }
   }
 
   extract(ctx: Context, carrier: HeaderBag, get: TextMapGetter<HeaderBag> = getter): Context {
@@ -124,6 +147,9 @@ export class MeshPropagator implements TextMapPropagator<HeaderBag> {
     return [...ALL_TRACE_FIELDS];
   }
 }
+
+/** @opentelemetry/propagator-b3 keeps an extracted debug flag under this key (createContextKey is Symbol.for). */
+const B3_DEBUG_FLAG_KEY = createContextKey('OpenTelemetry Context Key B3 Debug Flag');
 
 const defaultPropagator = new MeshPropagator();
 const b3Propagator = new MeshPropagator({ prefer: 'b3' });
@@ -152,9 +178,15 @@ export function setRequestId(ctx: Context, id: string): Context {
   return ctx.setValue(REQUEST_ID_KEY, id);
 }
 
-/** A new request id: UUID v4. */
+const UUID_VARIANT = '89ab';
+
+/**
+ * A new request id: a UUID v4, from the same pooled random hex as span ids (one slice and a
+ * join instead of crypto.randomUUID's per-byte formatting; the bytes come from randomFillSync).
+ */
 export function newRequestId(): string {
-  return randomUUID();
+  const h = randomHex(16);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${UUID_VARIANT[h.charCodeAt(16) & 3]}${h.slice(17, 20)}-${h.slice(20)}`;
 }
 
 /** The trace reason Envoy packed into a request id, if any. */
@@ -248,8 +280,14 @@ export interface SamplingDecision {
 /** Envoy's uuid request-id extension `toInteger`: the first 8 hex digits. */
 function requestIdInteger(id: string): number | undefined {
   if (id.length < 8) return undefined;
-  const head = id.slice(0, 8);
-  return /^[0-9a-fA-F]{8}$/.test(head) ? Number.parseInt(head, 16) : undefined;
+  let v = 0;
+  for (let i = 0; i < 8; i++) {
+    const c = id.charCodeAt(i);
+    const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
+    if (d < 0) return undefined;
+    v = v * 16 + d;
+  }
+  return v;
 }
 
 /** OpenTelemetry's TraceIdRatioBasedSampler hash (XOR of the 32-bit words of the trace id). */
@@ -260,25 +298,33 @@ function traceIdAccumulate(traceId: string): number {
 }
 
 /** Decides whether a request is traced (see the module comment for the order). */
+// Decisions are shared constants: one per (reason, outcome), nothing allocated per request.
+const DECISIONS = new Map<SamplingReason, readonly [SamplingDecision, SamplingDecision]>(
+  (['parent', 'request-id', 'client', 'forced', 'random', 'ratio'] as const).map((r) => [r, [Object.freeze({ sampled: false, reason: r }), Object.freeze({ sampled: true, reason: r })]]),
+);
+function decided(sampled: boolean, reason: SamplingReason): SamplingDecision {
+  return DECISIONS.get(reason)![sampled ? 1 : 0];
+}
+
 export function decideSampling(policy: SamplingPolicy, input: SamplingInput = {}): SamplingDecision {
   const random = input.random ?? Math.random;
-  if (policy.parentBased && input.parentSampled !== undefined) return { sampled: input.parentSampled, reason: 'parent' };
+  if (policy.parentBased && input.parentSampled !== undefined) return decided(input.parentSampled, 'parent');
   if (policy.source === 'telemetry') {
     const prior = traceReasonOf(input.requestId);
-    if (prior) return { sampled: true, reason: 'request-id' };
-    if (input.clientTraceId) return { sampled: true, reason: 'client' };
-    if (input.forceTrace) return { sampled: true, reason: 'forced' };
+    if (prior) return decided(true, 'request-id');
+    if (input.clientTraceId) return decided(true, 'client');
+    if (input.forceTrace) return decided(true, 'forced');
     // Percent → per ten thousand, rounded (PROTOBUF_PERCENT_TO_ROUNDED_INTEGER_OR_DEFAULT).
     const threshold = Math.round(policy.percentage * 100);
     const v = policy.useRequestId && input.requestId ? requestIdInteger(input.requestId) : undefined;
     const draw = v !== undefined ? v % 10000 : Math.floor(random() * 10000);
-    return { sampled: draw < threshold, reason: 'random' };
+    return decided(draw < threshold, 'random');
   }
-  if (policy.percentage >= 100) return { sampled: true, reason: 'ratio' };
-  if (policy.percentage <= 0) return { sampled: false, reason: 'ratio' };
+  if (policy.percentage >= 100) return decided(true, 'ratio');
+  if (policy.percentage <= 0) return decided(false, 'ratio');
   const ratio = policy.percentage / 100;
-  if (input.traceId && /^[0-9a-f]{32}$/i.test(input.traceId)) return { sampled: traceIdAccumulate(input.traceId) <= Math.floor(ratio * 0xffffffff), reason: 'ratio' };
-  return { sampled: random() < ratio, reason: 'ratio' };
+  if (input.traceId && /^[0-9a-f]{32}$/i.test(input.traceId)) return decided(traceIdAccumulate(input.traceId) <= Math.floor(ratio * 0xffffffff), 'ratio');
+  return decided(random() < ratio, 'ratio');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -352,17 +398,28 @@ function method(m: string): Attributes {
   return sc.KNOWN_HTTP_METHODS.has(up) ? { [sc.ATTR_HTTP_REQUEST_METHOD]: up } : { [sc.ATTR_HTTP_REQUEST_METHOD]: '_OTHER', [sc.ATTR_HTTP_REQUEST_METHOD_ORIGINAL]: m };
 }
 
-// Random ids as the OTel SDK makes them (RandomIdGenerator: not cryptographic, just unique).
-const HEX = '0123456789abcdef';
-function randomHex(len: number): string {
-  let s = '';
-  for (let i = 0; i < len; i++) s += HEX[(Math.random() * 16) | 0];
-  return /^0+$/.test(s) ? randomHex(len) : s;
+// Random ids for not-sampled spans (unique, not secret, as the OTel SDK's RandomIdGenerator):
+// slices of a hex string made from 4 KiB of random bytes at a time.
+const ID_BYTES = Buffer.allocUnsafe(4096);
+let idHex = '';
+let idOffset = 0;
+const ZERO_TRACE_ID = '0'.repeat(32);
+const ZERO_SPAN_ID = '0'.repeat(16);
+function randomHex(bytes: number): string {
+  const len = bytes * 2;
+  for (;;) {
+    if (idOffset + len > idHex.length) {
+      idHex = randomFillSync(ID_BYTES).toString('hex');
+      idOffset = 0;
+    }
+    const id = idHex.slice(idOffset, (idOffset += len));
+    if (id !== ZERO_TRACE_ID && id !== ZERO_SPAN_ID) return id; // all zero is an invalid id: draw again
+  }
 }
 
 /** A span that is not recorded but carries ids and a not-sampled flag, so the decision propagates. */
 function unsampledSpan(parent: SpanContext | undefined): Span {
-  return trace.wrapSpanContext({ traceId: parent?.traceId ?? randomHex(32), spanId: randomHex(16), traceFlags: TraceFlags.NONE, traceState: parent?.traceState });
+  return trace.wrapSpanContext({ traceId: parent?.traceId ?? randomHex(16), spanId: randomHex(8), traceFlags: TraceFlags.NONE, traceState: parent?.traceState });
 }
 
 function isSampled(sc: SpanContext | undefined): boolean {
@@ -380,7 +437,7 @@ export interface SpanResult {
 export interface SpanHandle {
   /** The span (an existing instrumentation's, a non-recording one when not sampled). */
   readonly span: Span;
-  /** The context to continue in: holds the span and the request id. */
+  /** The context to continue in: holds the span and the request id (built on first read). */
   readonly context: Context;
   readonly requestId: string;
   /** Meshwork started (and will end) the span. */
@@ -397,6 +454,8 @@ interface CommonSpanOptions {
   method: string;
   /** The Telemetry tracing spec of this direction (`compileTelemetry(...).tracing?.server` / `.client`); none: OTEL_* semantics. */
   tracing?: TracingSpec | null | undefined;
+  /** `samplingPolicy(tracing)`, computed once per configuration (default: computed per call, which reads the OTEL_* variables). */
+  sampling?: SamplingPolicy | undefined;
   /** `istioSpanTags(local)`, added when the spec's `enableIstioTags` is on (default on). */
   istioTags?: Attributes | undefined;
   tracer?: Tracer | undefined;
@@ -422,11 +481,34 @@ export interface ServerSpanOptions extends CommonSpanOptions {
 export interface ClientSpanOptions extends CommonSpanOptions {
   /** The outgoing request headers (lower-case names): trace headers and `x-request-id` are written here. */
   headers: HeaderBag;
-  url: string | URL;
+  /**
+   * The caller's headers, when `headers` is a separate object that collects only what is
+   * written (read for `x-request-id`, copied trace headers and custom tags; never changed).
+   * The caller then drops its own stale trace headers when the written ones include them.
+   */
+  requestHeaders?: HeaderBag | undefined;
+  /** The request URL; or give `scheme`, `serverAddress`, `serverPort` and `target`, joined only when a span is recorded. */
+  url?: string | URL | undefined;
+  scheme?: 'http' | 'https' | undefined;
+  serverAddress?: string | undefined;
+  serverPort?: number | undefined;
+  /** Path and query. */
+  target?: string | undefined;
   /** The cluster the request goes to (Envoy's `upstream_cluster` tag). */
   upstreamCluster?: string | undefined;
   /** `auto` (default): no Meshwork client span when undici is instrumented; `always`; `never`. */
   spans?: 'auto' | 'always' | 'never' | undefined;
+}
+
+/**
+ * Whether the application registered a tracer provider: the API's global provider is a proxy
+ * whose delegate is the no-op provider until one is registered.
+ */
+const NOOP_TRACER_PROVIDER = new ProxyTracerProvider().getDelegate();
+function tracerRegistered(): boolean {
+  const p = trace.getTracerProvider() as unknown as { getDelegate?: () => object };
+  if (typeof p.getDelegate !== 'function') return true;
+  return p.getDelegate() !== NOOP_TRACER_PROVIDER;
 }
 
 function tracerOf(t: Tracer | undefined): Tracer {
@@ -451,9 +533,32 @@ function finish(span: Span, owned: boolean, kind: 'server' | 'client', r: SpanRe
   }
 }
 
+const INVALID_SPAN = trace.wrapSpanContext({ traceId: '00000000000000000000000000000000', spanId: '0000000000000000', traceFlags: TraceFlags.NONE });
+
+/** A span handle: one object per request, its context built only when someone reads it. */
+class Handle implements SpanHandle {
+  private ctx: Context | undefined;
+  constructor(
+    readonly span: Span,
+    /** The parent context: the handle's context is it plus the span (`withSpan`) and the request id. */
+    private readonly base: Context,
+    private readonly withSpan: boolean,
+    readonly requestId: string,
+    readonly owned: boolean,
+    readonly sampled: boolean,
+    readonly decision: SamplingDecision | undefined,
+    private readonly kind: 'server' | 'client',
+  ) {}
+  get context(): Context {
+    return (this.ctx ??= setRequestId(this.withSpan ? trace.setSpan(this.base, this.span) : this.base, this.requestId));
+  }
+  end(r: SpanResult): void {
+    finish(this.span, this.owned, this.kind, r);
+  }
+}
+
 function noopHandle(ctx: Context, requestId: string, span: Span | undefined): SpanHandle {
-  const s = span ?? trace.wrapSpanContext({ traceId: '00000000000000000000000000000000', spanId: '0000000000000000', traceFlags: TraceFlags.NONE });
-  return { span: s, context: setRequestId(ctx, requestId), requestId, owned: false, sampled: isSampled(span?.spanContext()), decision: undefined, end: () => {} };
+  return new Handle(span ?? INVALID_SPAN, ctx, false, requestId, false, isSampled(span?.spanContext()), undefined, 'server');
 }
 
 function requestIdFrom(v: string | string[] | undefined): string | undefined {
@@ -480,10 +585,11 @@ export function startServerSpan(o: ServerSpanOptions): SpanHandle {
 
     const spec = o.tracing ?? undefined;
     const propagator = o.propagator ?? propagatorFor(spec);
-    const extracted = propagator.extract(base, o.headers);
+    const h = o.headers;
+    const extracted = h[TRACEPARENT_HEADER] !== undefined || h[B3_HEADER] !== undefined || h[X_B3_TRACE_ID] !== undefined ? propagator.extract(base, h) : base;
     const parent = trace.getSpanContext(extracted);
     const remoteParent = parent && trace.isSpanContextValid(parent) ? parent : undefined;
-    const policy = samplingPolicy(spec, o.env);
+    const policy = o.sampling ?? samplingPolicy(spec, o.env);
     if (!policy.report) {
       // Envoy without a tracer: no span, the incoming context passes through unchanged.
       return noopHandle(extracted, requestId, remoteParent ? trace.wrapSpanContext(remoteParent) : undefined);
@@ -500,6 +606,8 @@ export function startServerSpan(o: ServerSpanOptions): SpanHandle {
     }
     // Without Telemetry, a new trace is the SDK's to sample (it reads the same OTEL_* settings).
     const defer = policy.source === 'env' && remoteParent === undefined;
+    // A new trace for an SDK that is not there: no span to make and nothing to propagate.
+    if (defer && !o.tracer && !tracerRegistered()) return noopHandle(extracted, requestId, undefined);
     let span: Span;
     let owned = false;
     if (decision.sampled || defer) {
@@ -523,15 +631,7 @@ export function startServerSpan(o: ServerSpanOptions): SpanHandle {
       owned = true;
     } else span = unsampledSpan(remoteParent);
     const sampled = isSampled(span.spanContext());
-    return {
-      span,
-      context: setRequestId(trace.setSpan(extracted, span), requestId),
-      requestId,
-      owned,
-      sampled,
-      decision: defer ? { sampled, reason: 'ratio' } : decision,
-      end: (r) => finish(span, owned, 'server', r),
-    };
+    return new Handle(span, extracted, true, requestId, owned, sampled, defer ? decided(sampled, 'ratio') : decision, 'server');
   } catch {
     return noopHandle(base, requestId, undefined);
   }
@@ -548,8 +648,9 @@ export function startServerSpan(o: ServerSpanOptions): SpanHandle {
  * h.end({ statusCode: 200 });
  */
 export function startClientSpan(o: ClientSpanOptions): SpanHandle {
-  const base = o.parentContext ?? otelContext.active();
-  const requestId = requestIdFrom(o.headers[REQUEST_ID_HEADER]) ?? getRequestId(base) ?? newRequestId();
+  let base = o.parentContext ?? otelContext.active();
+  const src = o.requestHeaders ?? o.headers;
+  const requestId = requestIdFrom(src[REQUEST_ID_HEADER]) ?? getRequestId(base) ?? newRequestId();
   o.headers[REQUEST_ID_HEADER] = requestId;
   try {
     if (isTracingSuppressed(base)) return noopHandle(base, requestId, trace.getSpan(base));
@@ -557,56 +658,98 @@ export function startClientSpan(o: ClientSpanOptions): SpanHandle {
 
     const spec = o.tracing ?? undefined;
     const propagator = o.propagator ?? propagatorFor(spec);
-    const parent = trace.getSpanContext(base);
+    let parent = trace.getSpanContext(base);
+    const h = src;
+    // Trace headers copied from an inbound request (as Istio asks applications to do). Checked
+    // by the three that start a context; a lone tracestate or x-b3-sampled is not looked for.
+    const copied = h[TRACEPARENT_HEADER] !== undefined || h[B3_HEADER] !== undefined || h[X_B3_TRACE_ID] !== undefined;
+    if (copied && (!parent || !trace.isSpanContextValid(parent))) {
+      // No span in the context (no context manager, or none started): the copied headers are the parent.
+      base = propagator.extract(base, h);
+      parent = trace.getSpanContext(base);
+    }
     const validParent = parent && trace.isSpanContextValid(parent) ? parent : undefined;
-    const policy = samplingPolicy(spec, o.env);
-    const inject = (span: Span | undefined) => {
-      if (spec?.disableContextPropagation) return;
-      for (const f of ALL_TRACE_FIELDS) delete o.headers[f]; // stale copies from the inbound request
-      if (!span || !trace.isSpanContextValid(span.spanContext())) return;
-      propagator.inject(trace.setSpan(base, span), o.headers);
-      if (validParent && o.headers[X_B3_SPAN_ID] !== undefined && validParent.spanId !== span.spanContext().spanId) o.headers[X_B3_PARENT_SPAN_ID] = validParent.spanId;
-    };
+    const policy = o.sampling ?? samplingPolicy(spec, o.env);
     if (!policy.report) {
       // No span: the context passes through unchanged, as through an Envoy without a tracer.
       const pass = validParent ? trace.wrapSpanContext(validParent) : undefined;
-      if (pass) inject(pass);
+      if (pass) injectClient(o, spec, propagator, base, validParent, pass, copied);
       return noopHandle(base, requestId, pass);
     }
     const decision = decideSampling(policy, { parentSampled: validParent ? isSampled(validParent) : undefined, requestId, traceId: validParent?.traceId });
     const defer = policy.source === 'env' && validParent === undefined;
+    if (defer && !o.tracer && !tracerRegistered()) return noopHandle(base, requestId, undefined);
     let span: Span;
     let owned = false;
     if (decision.sampled || defer) {
-      const url = typeof o.url === 'string' ? new URL(o.url) : o.url;
-      const scheme = url.protocol.replace(/:$/, '');
+      let href: string;
+      let address: string;
+      let port: number;
+      if (o.url !== undefined) {
+        const url = typeof o.url === 'string' ? new URL(o.url) : o.url;
+        const scheme = url.protocol.replace(/:$/, '');
+        href = url.href;
+        address = url.hostname;
+        port = url.port ? Number(url.port) : scheme === 'https' ? 443 : 80;
+      } else {
+        const scheme = o.scheme ?? 'http';
+        address = o.serverAddress ?? '';
+        port = o.serverPort ?? (scheme === 'https' ? 443 : 80);
+        const host = address.includes(':') ? `[${address}]` : address;
+        href = `${scheme}://${host}${port === (scheme === 'https' ? 443 : 80) ? '' : `:${port}`}${o.target ?? '/'}`;
+      }
       const attributes: Attributes = {
         ...method(o.method),
-        [sc.ATTR_URL_FULL]: url.href,
-        [sc.ATTR_SERVER_ADDRESS]: url.hostname,
-        [sc.ATTR_SERVER_PORT]: url.port ? Number(url.port) : scheme === 'https' ? 443 : 80,
+        [sc.ATTR_URL_FULL]: href,
+        [sc.ATTR_SERVER_ADDRESS]: address,
+        [sc.ATTR_SERVER_PORT]: port,
         [sc.TAG_REQUEST_ID]: requestId,
         ...(o.upstreamCluster ? { [sc.TAG_UPSTREAM_CLUSTER]: o.upstreamCluster } : {}),
         ...(spec?.enableIstioTags !== false ? o.istioTags : undefined),
-        ...customTags(spec?.customTags ?? [], o.headers, o.env ?? process.env),
+        ...customTags(spec?.customTags ?? [], src, o.env ?? process.env),
       };
       span = tracerOf(o.tracer).startSpan(o.operation, { kind: SpanKind.CLIENT, attributes }, base);
       owned = true;
     } else span = unsampledSpan(validParent);
-    inject(span);
+    injectClient(o, spec, propagator, base, validParent, span, copied);
     const sampled = isSampled(span.spanContext());
-    return {
-      span,
-      context: setRequestId(trace.setSpan(base, span), requestId),
-      requestId,
-      owned,
-      sampled,
-      decision: defer ? { sampled, reason: 'ratio' } : decision,
-      end: (r) => finish(span, owned, 'client', r),
-    };
+    return new Handle(span, base, true, requestId, owned, sampled, defer ? decided(sampled, 'ratio') : decision, 'client');
   } catch {
     return noopHandle(base, requestId, undefined);
   }
+}
+
+/** Writes the client span's trace headers, replacing stale copies from the inbound request. */
+function injectClient(o: ClientSpanOptions, spec: TracingSpec | undefined, propagator: MeshPropagator, base: Context, validParent: SpanContext | undefined, span: Span, copied: boolean): void {
+  if (spec?.disableContextPropagation) return;
+  if (copied && o.requestHeaders === undefined) for (const f of ALL_TRACE_FIELDS) delete o.headers[f];
+  const sc = span.spanContext();
+  // Spans come from a tracer or from the ids made here: well-formed, so only the all-zero ids
+  // of a no-op tracer's span need telling apart (the API's check runs two regular expressions).
+  if (sc.traceId === ZERO_TRACE_ID || sc.spanId === ZERO_SPAN_ID) return;
+  propagator.injectSpanContext(sc, o.headers, base.getValue(B3_DEBUG_FLAG_KEY) === '1');
+  if (validParent && o.headers[X_B3_SPAN_ID] !== undefined && validParent.spanId !== sc.spanId) o.headers[X_B3_PARENT_SPAN_ID] = validParent.spanId;
+}
+
+/**
+ * Writes the trace context of `ctx` into inbound request headers (replacing what the caller
+ * sent), as Envoy does before handing a request to the application: an application that
+ * copies trace headers into its own requests then propagates the server span.
+ */
+export function injectTraceHeaders(ctx: Context, headers: HeaderBag, propagator: MeshPropagator = defaultPropagator): void {
+  try {
+    const sc = trace.getSpanContext(ctx);
+    if (!sc || !trace.isSpanContextValid(sc) || isTracingSuppressed(ctx)) return;
+    for (const f of ALL_TRACE_FIELDS) if (headers[f] !== undefined) delete headers[f];
+    propagator.injectSpanContext(sc, headers, ctx.getValue(B3_DEBUG_FLAG_KEY) === '1');
+  } catch {
+    /* a propagator never breaks a request */
+  }
+}
+
+/** Runs `fn(...args)` with `ctx` active (no closure needed: the arguments are passed through). */
+export function runInContext<A extends unknown[], R>(ctx: Context, fn: (...args: A) => R, ...args: A): R {
+  return otelContext.with(ctx, fn, undefined, ...args);
 }
 
 /** The root context with a request id, for code that starts work outside any request. */

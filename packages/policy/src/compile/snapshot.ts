@@ -11,6 +11,7 @@ import { DestinationRuleIndex } from './destination-rule.js';
 import { compileInboundSecurity, namespacePeerAuthentications, peerAuthenticationMode, type InboundSecurity, type MtlsMode } from './security.js';
 import { byCreation, labelsMatch, strMap } from './order.js';
 import { hostMatches, isWildcard } from './hosts.js';
+import { compileTelemetry, type CompiledTelemetry } from './telemetry.js';
 
 export interface Snapshot {
   workload: WorkloadIdentity;
@@ -40,6 +41,8 @@ export interface Snapshot {
    * workloads (push_context.go: BestEffortInferServiceMTLSMode reads only these levels).
    */
   serverMtls: { mesh: MtlsMode | undefined; namespaces: Map<string, MtlsMode> };
+  /** The Telemetry API resolved for this workload (metrics per reporter, tracing, access logging). */
+  telemetry: CompiledTelemetry;
   /** Content hash of the inputs. */
   version: string;
 }
@@ -143,6 +146,7 @@ export function compileSnapshot(resources: readonly Resource[], workload: Worklo
     sidecar: sidecar ? `${sidecar.metadata.namespace}/${sidecar.metadata.name}` : null,
     inbound: compileInboundSecurity(resources, workload, mesh),
     serverMtls: namespaceMtlsModes(resources, mesh),
+    telemetry: compileTelemetry(resources, workload, mesh),
     version: contentVersion(resources, workload),
   };
 }

@@ -46,14 +46,25 @@ export interface TelemetryProvider {
   logFormat?: 'json' | 'text' | undefined;
 }
 
-/** The MeshConfig fields that steer telemetry (not in the shared MeshConfig type). */
+/**
+ * A `meshConfig.extensionProviders` entry as Istio's mesh config writes it: the provider's
+ * name and one field naming its kind (`{name: otel, opentelemetry: {service: ..., port: 4317}}`,
+ * `{name: envoy-json, envoyFileAccessLog: {path: /dev/stdout, logFormat: {labels: {}}}}`).
+ */
+export interface IstioExtensionProvider {
+  name: string;
+  [kind: string]: unknown;
+}
+
+/** The MeshConfig fields that steer telemetry (optional members of MeshConfig). */
 export interface TelemetryMeshSettings {
   /**
-   * `meshConfig.extensionProviders`. Default: the three Istio defines itself
+   * `meshConfig.extensionProviders`, in Meshwork's reduced form (`{name, kind}`) or Istio's
+   * (`{name, zipkin: {...}}`). Default: the three Istio defines itself
    * (pkg/config/mesh/mesh.go: DefaultMeshConfig): `prometheus`, `stackdriver`, and `envoy`
    * (file access log on /dev/stdout).
    */
-  extensionProviders?: readonly TelemetryProvider[] | undefined;
+  extensionProviders?: readonly (TelemetryProvider | IstioExtensionProvider)[] | undefined;
   /**
    * `meshConfig.defaultProviders`. Default `{ metrics: ['prometheus'] }`, what Istio's default
    * installation writes (manifests/charts/istio-control/istio-discovery/templates/configmap.yaml).
@@ -342,13 +353,32 @@ export function compileTelemetry(resources: readonly Resource[], workload: Workl
   };
 }
 
+const PROVIDER_KINDS: readonly TelemetryProviderKind[] = [
+  'prometheus', 'stackdriver', 'envoyFileAccessLog', 'envoyOtelAls', 'envoyHttpAls', 'envoyTcpAls', 'opentelemetry', 'zipkin', 'datadog', 'lightstep', 'skywalking',
+];
+
+/** An extension provider in either form, reduced to what Meshwork uses. */
+export function telemetryProvider(p: TelemetryProvider | IstioExtensionProvider): TelemetryProvider {
+  if (typeof p.kind === 'string' && (PROVIDER_KINDS as readonly string[]).concat('other').includes(p.kind)) return p as TelemetryProvider;
+  const raw = p as IstioExtensionProvider;
+  const name = typeof raw.name === 'string' ? raw.name : '';
+  const kind = PROVIDER_KINDS.find((k) => isObj(raw[k])) ?? 'other';
+  if (kind !== 'envoyFileAccessLog') return { name, kind };
+  // Istio writes its text format unless the provider asks for JSON (logFormat.labels).
+  const format = (raw.envoyFileAccessLog as Record<string, any>).logFormat;
+  return { name, kind, logFormat: isObj(format) && format.labels !== undefined ? 'json' : 'text' };
+}
+
 /** telemetry.go: fetchProvider (names compare case-insensitively), reporting unknown names once. */
 class Providers {
   private readonly reported = new Set<string>();
+  private readonly all: readonly TelemetryProvider[];
   constructor(
-    private readonly all: readonly TelemetryProvider[],
+    all: readonly (TelemetryProvider | IstioExtensionProvider)[],
     private readonly diagnostics: Diagnostic[],
-  ) {}
+  ) {
+    this.all = all.map(telemetryProvider);
+  }
   fetch(name: string, where?: { resource: Resource; path: string }): TelemetryProvider | undefined {
     const p = this.all.find((x) => x.name.toLowerCase() === name.toLowerCase());
     if (!p && !this.reported.has(name)) {

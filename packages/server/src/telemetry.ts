@@ -1,0 +1,188 @@
+/**
+ * Inbound telemetry, once for node:http, Express and Fastify (the pipeline calls it): what an
+ * Istio sidecar's inbound listener reports — reporter=destination metrics, a server span joined
+ * to the caller's trace, an access-log line — and its side of the peer-metadata exchange.
+ *
+ * Before the handler: the exchange headers are read and removed (the application never sees
+ * them, neither in `req.headers` nor in `req.rawHeaders`), the server span starts, `x-request-id`
+ * is kept or made and the span's trace context replaces the caller's trace headers (as Envoy
+ * rewrites them), so an application that copies trace headers propagates the server span.
+ * When the response closes: the facts go to the Mesh's telemetry. One record object and one
+ * shared listener per request; nothing at all when the Mesh's telemetry is off.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import type { MeshTelemetry } from '@meshwork/core';
+import {
+  decodePeerMetadata, injectTraceHeaders, newRequestId, propagatorFor, startServerSpan, PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER, REQUEST_ID_HEADER,
+  type SpanHandle, type WorkloadMetadata,
+} from '@meshwork/telemetry';
+import { meshworkOf, type MeshworkContext } from './context.js';
+
+const kRecord = Symbol('@meshwork/server.telemetry');
+const NO_FLAGS: readonly string[] = Object.freeze([]);
+const DC: readonly string[] = Object.freeze(['DC']);
+
+/** One inbound request under way. */
+export interface InboundRecord {
+  readonly t: MeshTelemetry;
+  readonly req: IncomingMessage;
+  readonly start: number;
+  readonly span: SpanHandle | undefined;
+  readonly requestId: string;
+  readonly peer: WorkloadMetadata | undefined;
+  readonly bytesRead: number;
+  readonly bytesWritten: number;
+  /** Envoy's response_code_details: `via_upstream` unless the pipeline answered. */
+  details: string;
+  /** A refused connection is not a request: nothing is recorded. */
+  skip: boolean;
+}
+
+function isExchangeName(n: string): boolean {
+  const l = n.toLowerCase();
+  return l === PEER_METADATA_HEADER || l === PEER_METADATA_ID_HEADER;
+}
+
+/** Takes the exchange pair out of `rawHeaders` too (in place: the application reads this array). */
+function stripRawHeaders(raw: string[]): void {
+  let w = 0;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const n = raw[i]!;
+    if ((n.length === 21 || n.length === 24) && isExchangeName(n)) continue;
+    raw[w++] = n;
+    raw[w++] = raw[i + 1]!;
+  }
+  raw.length = w;
+}
+
+/** Called with `this` = the response: the request is over (finished, or the caller went away). */
+function onClose(this: ServerResponse): void {
+  const rec = (this as ServerResponse & { [kRecord]?: InboundRecord })[kRecord];
+  if (!rec) return;
+  try {
+    finish(rec, this);
+  } catch {
+    /* telemetry never breaks a request */
+  }
+}
+
+/**
+ * Starts the telemetry of an inbound request (before authorization and the handler). Returns
+ * undefined when the request is already recorded (a pipeline run twice).
+ */
+export function startInbound(t: MeshTelemetry, req: IncomingMessage, res: ServerResponse): InboundRecord | undefined {
+  const r = res as ServerResponse & { [kRecord]?: InboundRecord };
+  if (r[kRecord]) return undefined;
+  const headers = req.headers;
+  // The caller's metadata: read, then removed before anything else sees the request.
+  const rawPeer = headers[PEER_METADATA_HEADER];
+  const exchanged = rawPeer !== undefined || headers[PEER_METADATA_ID_HEADER] !== undefined;
+  let peer: WorkloadMetadata | undefined;
+  if (exchanged) {
+    peer = decodePeerMetadata(rawPeer);
+    delete headers[PEER_METADATA_HEADER];
+    delete headers[PEER_METADATA_ID_HEADER];
+    stripRawHeaders(req.rawHeaders);
+    // Answer with ours, only to a peer that sent its own (Istio's request_peer_received_).
+    res.setHeader(PEER_METADATA_ID_HEADER, t.peerMetadataId);
+    res.setHeader(PEER_METADATA_HEADER, t.peerMetadata);
+  }
+  const socket = req.socket;
+  let span: SpanHandle | undefined;
+  let requestId: string;
+  if (t.tracing) {
+    const tls = (socket as TLSSocket).encrypted === true;
+    const port = socket.localPort ?? 0;
+    span = startServerSpan({
+      headers, method: req.method ?? 'GET', target: req.url ?? '/', scheme: tls ? 'https' : 'http', authority: headers.host, port,
+      clientAddress: socket.remoteAddress, clientPort: socket.remotePort, operation: t.inboundOperation(port),
+      tracing: t.serverTracing, sampling: t.serverSampling, istioTags: t.istioTags,
+    });
+    requestId = span.requestId;
+    if (!t.serverTracing?.disableContextPropagation) injectTraceHeaders(span.context, headers, propagatorFor(t.serverTracing));
+  } else {
+    const given = headers[REQUEST_ID_HEADER];
+    requestId = typeof given === 'string' && given.length > 0 && given.length <= 256 ? given : newRequestId();
+  }
+  if (headers[REQUEST_ID_HEADER] !== requestId) headers[REQUEST_ID_HEADER] = requestId;
+  const rec: InboundRecord = {
+    t, req, start: performance.now(), span, requestId, peer,
+    bytesRead: socket.bytesRead, bytesWritten: socket.bytesWritten, details: 'via_upstream', skip: false,
+  };
+  r[kRecord] = rec;
+  res.on('close', onClose);
+  return rec;
+}
+
+/** The record of a request, if telemetry follows it. */
+export function inboundRecord(res: ServerResponse): InboundRecord | undefined {
+  return (res as ServerResponse & { [kRecord]?: InboundRecord })[kRecord];
+}
+
+/** Envoy's `response_code_details` of an RBAC denial: `rbac_access_denied_matched_policy[ns[<ns>]-policy[<name>]-rule[<i>]]`, or `[none]`. */
+export function rbacDetails(ctx: MeshworkContext | undefined): string {
+  const p = ctx?.policy;
+  if (!p) return 'rbac_access_denied_matched_policy[none]';
+  const slash = p.indexOf('/');
+  return `rbac_access_denied_matched_policy[ns[${p.slice(0, slash)}]-policy[${p.slice(slash + 1)}]-rule[${ctx?.rule ?? 0}]]`;
+}
+
+/** Envoy's jwt_authn details: `jwt_authn_access_denied{Jwt_is_expired}`. */
+export function jwtDetails(body: string): string {
+  return `jwt_authn_access_denied{${body.replace(/\s/g, '_')}}`;
+}
+
+function contentLength(v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(Array.isArray(v) ? v[0] : v);
+  return Number.isFinite(n) && n >= 0 ? n : undefined;
+}
+
+function finish(rec: InboundRecord, res: ServerResponse): void {
+  const req = rec.req;
+  if (rec.skip) {
+    rec.span?.end({ statusCode: 0 });
+    return;
+  }
+  const durationMs = performance.now() - rec.start;
+  const socket = req.socket;
+  const complete = res.writableFinished;
+  const status = res.headersSent ? res.statusCode : 0;
+  // Body sizes: Content-Length when given; else what crossed the socket meanwhile (for the
+  // response, less the header block).
+  const requestBytes = contentLength(req.headers['content-length']) ?? (req.headers['transfer-encoding'] !== undefined && socket ? Math.max(0, socket.bytesRead - rec.bytesRead) : 0);
+  let responseBytes = contentLength(res.getHeader('content-length'));
+  if (responseBytes === undefined) {
+    const header = (res as ServerResponse & { _header?: string | null })._header;
+    responseBytes = socket ? Math.max(0, socket.bytesWritten - rec.bytesWritten - (typeof header === 'string' ? header.length : 0)) : 0;
+  }
+  if (req.method === 'HEAD' || status === 204 || status === 304) responseBytes = 0;
+  const ctx = meshworkOf(req);
+  const grpc = (req.headers['content-type'] ?? '').startsWith('application/grpc');
+  const gs = grpc ? res.getHeader('grpc-status') : undefined;
+  rec.t.recordInbound({
+    method: req.method ?? 'GET',
+    target: req.url ?? '/',
+    httpVersion: req.httpVersion,
+    durationMs,
+    status,
+    flags: complete ? NO_FLAGS : DC,
+    details: complete ? rec.details : 'downstream_remote_disconnect',
+    requestBytes,
+    responseBytes,
+    grpc,
+    grpcStatus: gs !== undefined ? Number(gs) : undefined,
+    peer: rec.peer,
+    peerPrincipal: ctx?.peerId,
+    mtls: ctx?.mtls ?? (socket as TLSSocket | undefined)?.encrypted === true,
+    span: rec.span,
+    requestId: rec.requestId,
+    requestHeaders: req.headers,
+    localAddress: socket?.localAddress,
+    localPort: socket?.localPort ?? 0,
+    remoteAddress: socket?.remoteAddress,
+    remotePort: socket?.remotePort,
+    sni: ctx?.mtls ? ((socket as TLSSocket).servername || undefined) : undefined,
+  });
+}
