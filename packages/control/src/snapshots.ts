@@ -11,6 +11,14 @@
  * The hub learns of changes two ways: `poke()` from this process's API after a write, and a
  * poll (default every second) that catches writes by other processes sharing the store and
  * workloads whose heartbeats stopped (health is a function of time, not of a write).
+ *
+ * It is built for 10,000 workloads and 1,000 watchers (bench/control.mjs measures it): a
+ * refresh reads what the change feed says changed rather than the whole registry; workloads
+ * that the view cannot tell apart (same namespace, same labels) are asked about once, so a
+ * view costs the stored resources plus one entry per such class, and is asked again only when
+ * the stored resources change; each resource is serialised once per version, a namespace's
+ * snapshot is rebuilt only when its content changed, and its JSON is the resources' JSON
+ * joined.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -18,13 +26,13 @@ import {
   type MeshConfig, type Resource, type SyncState, type WireResource, type WireSnapshot, type WireWorkloadStatus,
 } from '@meshwork/policy';
 import { isHealthy, workloadEntryOf } from './registry-view.js';
-import type { AckRecord, ControlStore, StoredResource, Workload } from './store/types.js';
+import type { AckRecord, Change, ControlStore, StoredResource, Workload } from './store/types.js';
 
 export interface SnapshotHubOptions {
   store: ControlStore;
   /** Mesh-wide settings sent to every workload (root namespace, trust domain, outbound policy...). */
   mesh?: Partial<MeshConfig> | undefined;
-  /** The trusted roots (PEM), read at every build so a root rotation reaches the snapshots. */
+  /** The trusted roots (PEM), read at every refresh so a root rotation reaches the snapshots. */
   trustBundle?: (() => readonly string[]) | undefined;
   heartbeatTtlMs: number;
   /** Milliseconds since the epoch. */
@@ -51,29 +59,92 @@ export interface Watcher {
   end(): void;
 }
 
-interface Inputs {
-  revision: number;
-  /** Ids of the healthy workloads, with their registration revision: the health signature. */
-  healthKey: string;
-  bundleKey: string;
-  resources: StoredResource[];
-  workloads: Workload[];
-}
+/**
+ * Above this many workloads to look at one by one (changed since the last refresh, or
+ * unhealthy and perhaps revived by a heartbeat), the hub lists them all instead.
+ */
+const MAX_POINT_READS = 256;
 
-/** Loaded policy Resources, kept per stored object version so a change reloads only itself. */
-interface CachedResource {
+/** A stored resource or a registered workload, prepared once per version of it. */
+interface Entry {
   stamp: string;
   wire: WireResource;
-  resource: Resource;
+  /**
+   * The policy-side Resource the view reads (kind, group, metadata, spec): always for a
+   * stored resource, only for the one member of a view class the view is asked about for a
+   * registered workload (see resourceOf).
+   */
+  resource?: Resource | undefined;
+  /** `JSON.stringify(wire)`: hashed into the version and spliced into the snapshot's JSON. */
+  json: string;
+  /** `Kind/namespace/name`. */
+  key: string;
+  /** metadata.creationTimestamp as wireOrder compares it. */
+  created: string;
+  /** Unique per loaded version: a namespace's content signature is made of these. */
+  seq: number;
+  /** A registered workload's view class (see viewClassOf). */
+  viewClass?: string | undefined;
 }
+
+/** What viewForNamespace chose for one namespace, for one list of stored resources. */
+interface View {
+  /** The `Inputs.entries` it was computed for. */
+  of: Entry[];
+  resources: Entry[];
+  /** Per view class of registered workloads: does the namespace see it. */
+  classes: Map<string, boolean>;
+}
+
+/** The registry and the stored resources as the builds read them. */
+interface Inputs {
+  revision: number;
+  /** Registered workloads by id: listed from the store, then kept up to date from the change feed. */
+  workloads: Map<string, Workload>;
+  /** Registered but unhealthy: a heartbeat may revive any of them without a write. */
+  unhealthy: Set<string>;
+  /** Until then every other workload stays healthy without a new heartbeat. */
+  healthyUntilMs: number;
+  bundleKey: string;
+  trustBundle: string[];
+  resources: StoredResource[];
+  /** The stored resources, loaded, in store order. */
+  entries: Entry[];
+  /** Healthy workloads by view class. */
+  classes: Map<string, Entry[]>;
+  /** What viewForNamespace is given when it decides every class (made once per refresh). */
+  viewInput?: ViewInput | undefined;
+}
+
+/** The stored resources, then one member of each class in `classes`. */
+interface ViewInput {
+  resources: Resource[];
+  classes: string[];
+}
+
+/** What a refresh learnt of the registry. */
+type RegistryRead =
+  | { kind: 'listed'; workloads: Workload[] }
+  | { kind: 'read'; workloads: Map<string, Workload | undefined>; resourcesChanged: boolean };
 
 export class SnapshotHub {
   private readonly mesh: MeshConfig;
   private readonly meshWire: Partial<MeshConfig>;
   private inputs: Inputs | undefined;
   private readonly byNamespace = new Map<string, BuiltSnapshot>();
-  private readonly loaded = new Map<string, CachedResource>();
+  /** The last build of each namespace, with the signature of its content (reused while equal). */
+  private readonly previous = new Map<string, { signature: string; built: BuiltSnapshot; tail: string }>();
+  private readonly views = new Map<string, View>();
+  /** Loaded stored resources by `Kind/namespace/name`. */
+  private readonly loadedResources = new Map<string, Entry>();
+  /** Loaded registered workloads (healthy or not) by id. */
+  private readonly loadedWorkloads = new Map<string, Entry>();
+  /** The entry of each healthy workload, as filed in `Inputs.classes`. */
+  private readonly filed = new Map<string, Entry>();
+  private seq = 0;
   private readonly watchers = new Set<Watcher>();
+  /** Watchers added since their workload was last checked against the registry. */
+  private readonly unchecked = new Set<Watcher>();
   /** The last version each workload was sent by this process. */
   private readonly sent = new Map<string, string>();
   private refreshing: Promise<void> | undefined;
@@ -133,7 +204,13 @@ export class SnapshotHub {
 
   watch(w: Watcher): { dispose(): void } {
     this.watchers.add(w);
-    return { dispose: () => this.watchers.delete(w) };
+    this.unchecked.add(w);
+    return {
+      dispose: () => {
+        this.watchers.delete(w);
+        this.unchecked.delete(w);
+      },
+    };
   }
 
   /** Records what was sent on a stream, for status. */
@@ -147,9 +224,8 @@ export class SnapshotHub {
     const inputs = this.inputs!;
     const acks = new Map<string, AckRecord>((await this.options.store.listAcks()).map((a) => [a.workload, a]));
     const connected = new Set([...this.watchers].map((w) => w.workloadId));
-    const nowMs = this.options.now();
     const items: WireWorkloadStatus[] = [];
-    for (const w of inputs.workloads) {
+    for (const w of inputs.workloads.values()) {
       if (namespace !== undefined && w.namespace !== namespace) continue;
       const current = this.build(w.namespace).snapshot.version;
       const ack = acks.get(w.id);
@@ -157,7 +233,9 @@ export class SnapshotHub {
       const item: WireWorkloadStatus = {
         id: w.id,
         namespace: w.namespace,
-        healthy: isHealthy(w, { nowMs, ttlMs: this.options.heartbeatTtlMs }),
+        // The last refresh's health: every workload not found unhealthy stays healthy until
+        // healthyUntilMs, past which a refresh lists them all again.
+        healthy: !inputs.unhealthy.has(w.id),
         connected: connected.has(w.id),
         state: syncState(current, sent, ack),
         currentVersion: current,
@@ -179,96 +257,288 @@ export class SnapshotHub {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     this.watchers.clear();
+    this.unchecked.clear();
   }
 
   private async refreshOnce(): Promise<void> {
     const { store } = this.options;
     const revision = await store.revision();
-    const workloads = await store.listWorkloads();
+    const trustBundle = [...(this.options.trustBundle?.() ?? [])];
+    const bundleKey = trustBundle.join('');
     const nowMs = this.options.now();
+    const prev = this.inputs;
+    const read = await this.readRegistry(prev, revision, nowMs);
+    const resources = !prev || (read.kind === 'listed' ? prev.revision !== revision : read.resourcesChanged) ? await store.list() : prev.resources;
+
+    // Everything below is synchronous: builds never see a half-updated registry.
     const ttlMs = this.options.heartbeatTtlMs;
-    const healthy = workloads.filter((w) => isHealthy(w, { nowMs, ttlMs }));
-    const healthKey = healthy.map((w) => `${w.id}@${w.revision}`).sort().join(',');
-    const bundleKey = (this.options.trustBundle?.() ?? []).join('');
-    const registered = new Set(workloads.map((w) => w.id));
-    for (const w of [...this.watchers]) {
-      if (!registered.has(w.workloadId)) {
-        this.watchers.delete(w);
-        w.end();
+    const workloads = read.kind === 'listed' ? new Map(read.workloads.map((w) => [w.id, w])) : prev!.workloads;
+    const touched = read.kind === 'listed' ? new Set([...workloads.keys(), ...this.loadedWorkloads.keys()]) : new Set(read.workloads.keys());
+    if (read.kind === 'read') {
+      for (const [id, w] of read.workloads) {
+        if (w) workloads.set(id, w);
+        else workloads.delete(id);
       }
     }
-    const prev = this.inputs;
-    if (prev && prev.revision === revision && prev.healthKey === healthKey && prev.bundleKey === bundleKey) {
-      prev.workloads = workloads;
-      return;
+    const unhealthy = read.kind === 'listed' ? new Set<string>() : prev!.unhealthy;
+    let healthyUntilMs = read.kind === 'listed' ? Infinity : prev!.healthyUntilMs;
+    const classes = prev?.classes ?? new Map<string, Entry[]>();
+    let registryChanged = !prev;
+    for (const id of touched) {
+      const w = workloads.get(id);
+      const healthy = w !== undefined && isHealthy(w, { nowMs, ttlMs });
+      if (healthy) {
+        unhealthy.delete(id);
+        healthyUntilMs = Math.min(healthyUntilMs, w.lastHeartbeatMs + ttlMs);
+      } else if (w) {
+        unhealthy.add(id);
+      } else {
+        unhealthy.delete(id);
+        this.loadedWorkloads.delete(id);
+      }
+      const entry = healthy ? this.loadWorkload(w) : undefined;
+      const before = this.filed.get(id);
+      if (entry === before) continue;
+      registryChanged = true;
+      if (before) unfile(classes, before);
+      if (entry) {
+        file(classes, entry);
+        this.filed.set(id, entry);
+      } else {
+        this.filed.delete(id);
+      }
     }
-    const resources = prev && prev.revision === revision ? prev.resources : await store.list();
-    this.inputs = { revision, healthKey, bundleKey, resources, workloads };
+    // A deregistration ends its streams; a stream that began after the registry was last
+    // read is checked too (its workload may have gone just before it subscribed).
+    const deregistered = read.kind === 'listed' || [...read.workloads.values()].some((w) => w === undefined);
+    this.endDeregistered(workloads, deregistered ? this.watchers : this.unchecked);
+
+    let entries = !prev || resources !== prev.resources ? this.loadResources(resources) : prev.entries;
+    // Read again but unchanged (a listing after the revision moved for workloads only): the
+    // views computed for the previous entries still hold.
+    if (prev && entries !== prev.entries && entries.length === prev.entries.length && entries.every((e, i) => e === prev.entries[i])) entries = prev.entries;
+    const changed = registryChanged || !prev || entries !== prev.entries || prev.bundleKey !== bundleKey;
+    this.inputs = { revision, workloads, unhealthy, healthyUntilMs, bundleKey, trustBundle, resources, entries, classes };
+    if (!changed) return;
     this.byNamespace.clear();
     // Push to the namespaces someone watches; other namespaces are built when first asked.
-    const namespaces = new Set([...this.watchers].map((w) => w.namespace));
-    for (const ns of namespaces) {
-      const built = this.build(ns);
-      for (const w of this.watchers) if (w.namespace === ns) w.send(built);
+    const byNs = new Map<string, Watcher[]>();
+    for (const w of this.watchers) {
+      const list = byNs.get(w.namespace);
+      if (list) list.push(w);
+      else byNs.set(w.namespace, [w]);
     }
+    for (const [ns, list] of byNs) {
+      const built = this.build(ns);
+      for (const w of list) w.send(built);
+    }
+  }
+
+  /**
+   * What changed in the registry since `prev`, at the least cost: nothing is read while the
+   * revision is the same, nobody is unhealthy and no heartbeat can have run out yet (health
+   * moves with time only); a few workloads are read one by one (those the change feed names,
+   * and unhealthy ones that a heartbeat may have revived); 10,000 workloads are listed only at
+   * the start, when a heartbeat may have run out, or after many changes.
+   */
+  private async readRegistry(prev: Inputs | undefined, revision: number, nowMs: number): Promise<RegistryRead> {
+    const { store } = this.options;
+    const list = async (): Promise<RegistryRead> => ({ kind: 'listed', workloads: await store.listWorkloads() });
+    if (!prev || nowMs > prev.healthyUntilMs || prev.unhealthy.size > MAX_POINT_READS) return list();
+    const ids = new Set(prev.unhealthy);
+    let resourcesChanged = false;
+    if (prev.revision !== revision) {
+      let changes: Change[];
+      try {
+        ({ changes } = await store.changesSince(prev.revision));
+      } catch {
+        return list(); // compacted: the feed no longer reaches back that far
+      }
+      for (const c of changes) {
+        if (c.type === 'resource') resourcesChanged = true;
+        else ids.add(c.id);
+      }
+      if (ids.size > MAX_POINT_READS) return list();
+    }
+    const workloads = new Map<string, Workload | undefined>();
+    for (const id of ids) workloads.set(id, await store.getWorkload(id));
+    return { kind: 'read', workloads, resourcesChanged };
+  }
+
+  /** Ends the streams of `watchers` whose workload is not registered (it was deregistered). */
+  private endDeregistered(workloads: ReadonlyMap<string, Workload>, watchers: Iterable<Watcher>): void {
+    for (const w of [...watchers]) {
+      if (!workloads.has(w.workloadId) && this.watchers.delete(w)) w.end();
+    }
+    this.unchecked.clear();
   }
 
   private build(namespace: string): BuiltSnapshot {
     const hit = this.byNamespace.get(namespace);
     if (hit) return hit;
     const inputs = this.inputs!;
-    const nowMs = this.options.now();
-    const ttlMs = this.options.heartbeatTtlMs;
-    const entries: CachedResource[] = [];
-    const live = new Set<string>();
-    for (const r of inputs.resources) entries.push(this.load(`r:${r.kind}/${r.metadata.namespace}/${r.metadata.name}`, r.metadata.resourceVersion, r, live));
-    for (const w of inputs.workloads) {
-      if (!isHealthy(w, { nowMs, ttlMs })) continue;
-      entries.push(this.load(`w:${w.id}`, String(w.revision), workloadEntryOf(w) as WireResource, live));
+    const view = this.view(namespace);
+    const entries: Entry[] = [...view.resources];
+    for (const [c, members] of inputs.classes) if (view.classes.get(c)) entries.push(...members);
+    const signature = `${inputs.bundleKey}\u0000${entries.map((e) => e.seq).join(',')}`;
+    const before = this.previous.get(namespace);
+    let built: BuiltSnapshot;
+    if (before && before.signature === signature) {
+      // The same content: the same version, and the same JSON after the revision.
+      if (before.built.snapshot.revision === inputs.revision) {
+        built = before.built;
+      } else {
+        const snapshot = { ...before.built.snapshot, revision: inputs.revision };
+        built = { snapshot, json: jsonHead(snapshot) + before.tail };
+      }
+      this.previous.set(namespace, { signature, built, tail: before.tail });
+    } else {
+      entries.sort(wireOrder);
+      const hash = createHash('sha256');
+      hash.update(JSON.stringify([namespace, this.meshWire, inputs.trustBundle]));
+      for (const e of entries) hash.update(e.json);
+      const snapshot: WireSnapshot = {
+        apiVersion: WIRE_API_VERSION,
+        kind: 'Snapshot',
+        version: hash.digest('hex').slice(0, 16),
+        revision: inputs.revision,
+        namespace,
+        mesh: this.meshWire,
+        resources: entries.map((e) => e.wire),
+        trustBundle: [...inputs.trustBundle],
+      };
+      // JSON.stringify(snapshot), from the JSON each resource already has.
+      const tail = `,"resources":[${entries.map((e) => e.json).join(',')}],"trustBundle":${JSON.stringify(snapshot.trustBundle)}}`;
+      built = { snapshot, json: jsonHead(snapshot) + tail };
+      this.previous.set(namespace, { signature, built, tail });
     }
-    for (const k of this.loaded.keys()) if (!live.has(k)) this.loaded.delete(k);
-
-    const visible = new Set(viewForNamespace(entries.map((e) => e.resource), namespace, this.mesh));
-    const resources = entries.filter((e) => visible.has(e.resource)).sort(wireOrder).map((e) => e.wire);
-    const trustBundle = [...(this.options.trustBundle?.() ?? [])];
-    const hash = createHash('sha256');
-    hash.update(JSON.stringify([namespace, this.meshWire, trustBundle]));
-    for (const r of resources) hash.update(JSON.stringify(r));
-    const snapshot: WireSnapshot = {
-      apiVersion: WIRE_API_VERSION,
-      kind: 'Snapshot',
-      version: hash.digest('hex').slice(0, 16),
-      revision: inputs.revision,
-      namespace,
-      mesh: this.meshWire,
-      resources,
-      trustBundle,
-    };
-    const built = { snapshot, json: JSON.stringify(snapshot) };
     this.byNamespace.set(namespace, built);
     return built;
   }
 
-  private load(key: string, stamp: string, wire: WireResource, live: Set<string>): CachedResource {
-    live.add(key);
-    const hit = this.loaded.get(key);
+  /**
+   * What viewForNamespace keeps of `namespace`. The view decides a WorkloadEntry from its
+   * namespace and registry labels alone (its own namespace's, or selected by a service
+   * visible there), and nothing else it keeps depends on WorkloadEntries. So one member of
+   * each view class stands for the whole class, a namespace of 10,000 workloads costs the view
+   * of its resources plus one entry per class, and the view is asked again only when the
+   * stored resources change or a class it has not decided appears (not when workloads join or
+   * leave a class).
+   */
+  private view(namespace: string): View {
+    const inputs = this.inputs!;
+    const cached = this.views.get(namespace);
+    let view: View;
+    let input: ViewInput;
+    if (cached && cached.of === inputs.entries) {
+      view = cached;
+      const undecided = [...inputs.classes].filter(([c]) => !view.classes.has(c));
+      if (undecided.length === 0) return view;
+      input = viewInput(inputs.entries, undecided);
+    } else {
+      // Every namespace asks about every class: one input for all of them.
+      view = { of: inputs.entries, resources: [], classes: new Map() };
+      input = inputs.viewInput ??= viewInput(inputs.entries, inputs.classes);
+    }
+    const kept = new Set(viewForNamespace(input.resources, namespace, this.mesh));
+    if (view !== cached) view.resources = inputs.entries.filter((_, i) => kept.has(input.resources[i]!));
+    input.classes.forEach((c, i) => view.classes.set(c, kept.has(input.resources[inputs.entries.length + i]!)));
+    this.views.set(namespace, view);
+    return view;
+  }
+
+  private loadResources(resources: readonly StoredResource[]): Entry[] {
+    const live = new Set<string>();
+    const entries = resources.map((r) => {
+      const key = `${r.kind}/${r.metadata.namespace}/${r.metadata.name}`;
+      live.add(key);
+      const hit = this.loadedResources.get(key);
+      if (hit && hit.stamp === r.metadata.resourceVersion) return hit;
+      const entry = this.entry(key, r.metadata.resourceVersion, r);
+      resourceOf(entry);
+      this.loadedResources.set(key, entry);
+      return entry;
+    });
+    for (const k of this.loadedResources.keys()) if (!live.has(k)) this.loadedResources.delete(k);
+    return entries;
+  }
+
+  private loadWorkload(w: Workload): Entry {
+    const stamp = String(w.revision);
+    const hit = this.loadedWorkloads.get(w.id);
     if (hit && hit.stamp === stamp) return hit;
-    // Stored objects were validated when applied; loading them again only builds the
-    // policy-side Resource the view reads (kind, group, metadata, spec).
-    const resource = loadObjects([wire], key).resources[0]!;
-    const entry = { stamp, wire, resource };
-    this.loaded.set(key, entry);
+    const entry = this.entry(`WorkloadEntry/${w.namespace}/${w.name}`, stamp, workloadEntryOf(w) as WireResource);
+    entry.viewClass = viewClassOf(w);
+    this.loadedWorkloads.set(w.id, entry);
     return entry;
+  }
+
+  private entry(key: string, stamp: string, wire: WireResource): Entry {
+    const created = (wire.metadata as Record<string, unknown>).creationTimestamp;
+    return { stamp, wire, json: JSON.stringify(wire), key, created: String(created ?? ''), seq: ++this.seq };
   }
 }
 
+function viewInput(entries: readonly Entry[], classes: Iterable<[string, Entry[]]>): ViewInput {
+  const input: ViewInput = { resources: entries.map(resourceOf), classes: [] };
+  for (const [c, members] of classes) {
+    input.classes.push(c);
+    input.resources.push(resourceOf(members[0]!));
+  }
+  return input;
+}
+
+/**
+ * The entry's policy-side Resource, loaded on first use. Stored objects were validated when
+ * applied; loading them again only builds the Resource the view reads. The view never
+ * locates a field, and the loader's locate() keeps the document's whole YAML tree alive
+ * (about 10 KB a resource): it is dropped.
+ */
+function resourceOf(e: Entry): Resource {
+  if (e.resource) return e.resource;
+  const loaded = loadObjects([e.wire], e.key).resources[0]!;
+  const { source } = loaded;
+  e.resource = { ...loaded, locate: () => source };
+  return e.resource;
+}
+
+function file(classes: Map<string, Entry[]>, e: Entry): void {
+  const members = classes.get(e.viewClass!);
+  if (members) members.push(e);
+  else classes.set(e.viewClass!, [e]);
+}
+
+function unfile(classes: Map<string, Entry[]>, e: Entry): void {
+  const members = classes.get(e.viewClass!);
+  if (!members) return;
+  const i = members.indexOf(e);
+  if (i >= 0) members.splice(i, 1);
+  if (members.length === 0) classes.delete(e.viewClass!);
+}
+
+/** The snapshot's JSON up to its resources (the fields before them, in their order). */
+function jsonHead(s: WireSnapshot): string {
+  return JSON.stringify({ apiVersion: s.apiVersion, kind: s.kind, version: s.version, revision: s.revision, namespace: s.namespace, mesh: s.mesh }).slice(0, -1);
+}
+
+/**
+ * Registered workloads the view treats alike. viewForNamespace keeps a WorkloadEntry of the
+ * namespace itself, and one of another namespace when a service visible there selects its
+ * registry labels, which are a WorkloadEntry's spec labels (registry.ts, after Istio's
+ * convertWorkloadEntryToWorkloadInstance): workloadEntryOf copies the workload's labels there.
+ */
+function viewClassOf(w: Workload): string {
+  const labels = Object.keys(w.labels).sort().map((k) => [k, String(w.labels[k])]);
+  return `${w.namespace}\u0000${JSON.stringify(labels)}`;
+}
+
 /** Istio orders conflicting resources by creation time, then by name: keep that order on the wire. */
-function wireOrder(a: CachedResource, b: CachedResource): number {
-  const ca = String((a.wire.metadata as Record<string, unknown>).creationTimestamp ?? '');
-  const cb = String((b.wire.metadata as Record<string, unknown>).creationTimestamp ?? '');
+function wireOrder(a: Entry, b: Entry): number {
+  const ca = a.created;
+  const cb = b.created;
   if (ca !== cb) return ca === '' ? 1 : cb === '' ? -1 : ca < cb ? -1 : 1;
-  const ka = a.resource.key;
-  const kb = b.resource.key;
+  const ka = a.key;
+  const kb = b.key;
   return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
 

@@ -4,9 +4,10 @@
  * versions, pushes to watchers only when the version moves, health expiry without a write,
  * and istioctl proxy-status's states.
  */
-import { compileSnapshot, decideOutbound, loadObjects, validateResources, type WireSnapshot } from '@meshwork/policy';
+import { createHash } from 'node:crypto';
+import { compileSnapshot, decideOutbound, loadObjects, meshConfig, validateResources, viewForNamespace, type WireSnapshot } from '@meshwork/policy';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openSqliteStore, type ControlStore } from '../src/index.js';
+import { isHealthy, openSqliteStore, workloadEntryOf, type ControlStore } from '../src/index.js';
 import { SnapshotHub, syncState, type BuiltSnapshot } from '../src/snapshots.js';
 
 const TTL = 10_000;
@@ -118,6 +119,85 @@ describe('SnapshotHub', () => {
     await store.deleteWorkload('shop/reviews-v1');
     await hub.refresh();
     expect(ended).toBe(1);
+  });
+
+  it('builds what the whole registry and config give through viewForNamespace, as the registry and the config change', async () => {
+    // The hub asks the view once per class of workloads (namespace, labels) and keeps what it
+    // can between refreshes; this is the plain computation it must always agree with.
+    const mesh = { trustDomain: 'example.org' };
+    const reference = async (namespace: string): Promise<WireSnapshot> => {
+      const entries = [
+        ...(await store.list()).map((r) => ({ wire: r as Record<string, any> })),
+        ...(await store.listWorkloads()).filter((w) => isHealthy(w, { nowMs: clock.now, ttlMs: TTL })).map((w) => ({ wire: workloadEntryOf(w) as Record<string, any> })),
+      ].map((e) => ({ ...e, resource: loadObjects([e.wire], 'reference').resources[0]! }));
+      const visible = new Set(viewForNamespace(entries.map((e) => e.resource), namespace, meshConfig(mesh)));
+      const created = (e: (typeof entries)[number]) => String(e.wire.metadata.creationTimestamp ?? '');
+      const kept = entries.filter((e) => visible.has(e.resource)).sort((a, b) => {
+        const ca = created(a);
+        const cb = created(b);
+        if (ca !== cb) return ca === '' ? 1 : cb === '' ? -1 : ca < cb ? -1 : 1;
+        return a.resource.key < b.resource.key ? -1 : a.resource.key > b.resource.key ? 1 : 0;
+      }).map((e) => e.wire);
+      const hash = createHash('sha256').update(JSON.stringify([namespace, mesh, bundle]));
+      for (const r of kept) hash.update(JSON.stringify(r));
+      return { apiVersion: 'meshwork.dev/v1', kind: 'Snapshot', version: hash.digest('hex').slice(0, 16), revision: await store.revision(), namespace, mesh, resources: kept, trustBundle: bundle } as WireSnapshot;
+    };
+    const namespaces = ['a', 'b', 'c', 'istio-system', 'empty'];
+    const check = async (step: string) => {
+      await hub.refresh();
+      for (const ns of namespaces) {
+        const got = await hub.snapshotFor(ns);
+        expect(got.snapshot, `${step}: namespace ${ns}`).toEqual(await reference(ns));
+        expect(got.json).toBe(JSON.stringify(got.snapshot));
+      }
+    };
+    const service = (ns: string, name: string, selector: Record<string, string>, exportTo?: string) => ({
+      apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: ns, ...(exportTo ? { annotations: { 'networking.istio.io/exportTo': exportTo } } : {}) },
+      spec: { selector, ports: [{ name: 'http', port: 80 }] },
+    });
+    await store.applyBatch([
+      service('a', 'x', { app: 'x' }),
+      service('a', 'private', { app: 'p' }, '.'),
+      service('b', 'y', { app: 'y', tier: 'web' }),
+      { apiVersion: 'networking.istio.io/v1', kind: 'ServiceEntry', metadata: { name: 'z', namespace: 'b' }, spec: { hosts: ['z.internal'], ports: [{ number: 80, name: 'http', protocol: 'HTTP' }], location: 'MESH_INTERNAL', resolution: 'STATIC', workloadSelector: { labels: { app: 'z' } }, exportTo: ['a'] } },
+      { apiVersion: 'networking.istio.io/v1', kind: 'WorkloadEntry', metadata: { name: 'stored', namespace: 'c' }, spec: { address: '10.9.9.9', labels: { app: 'x' } } },
+      doc('DestinationRule', 'a', 'x', { host: 'x', subsets: [{ name: 'v1', labels: { version: 'v1' } }] }),
+      doc('VirtualService', 'b', 'y', { hosts: ['y'], http: [{ route: [{ destination: { host: 'y' } }] }] }),
+      doc('AuthorizationPolicy', 'istio-system', 'mesh', { rules: [{}] }, 'security.istio.io/v1'),
+    ]);
+    let n = 0;
+    const reg = (ns: string, labels: Record<string, string>) => register(`${ns}/w${++n}`, `10.0.${n >> 8}.${n & 255}`, labels);
+    for (let i = 0; i < 4; i++) {
+      await reg('a', { app: 'x', version: 'v1' });
+      await reg('a', { version: 'v1', app: 'x' }); // the same labels in another order: the same class
+      await reg('a', { app: 'p' });
+      await reg('b', { app: 'y', tier: 'web' });
+      await reg('b', { app: 'y' }); // not selected by b/y (tier missing)
+      await reg('b', { app: 'z' });
+      await reg('c', { app: 'x' }); // a/x selects only in a
+    }
+    await check('start');
+    await reg('a', { app: 'x', version: 'v1' });
+    await check('a workload joins an existing class');
+    await reg('b', { app: 'y', tier: 'web', extra: '1' });
+    await check('a workload makes a new class');
+    await store.deleteWorkload('b/w4');
+    await store.deleteWorkload(`b/w${n}`);
+    await check('deregistrations, one emptying its class');
+    await reg('b', { app: 'y', tier: 'web', extra: '1' });
+    await check('the emptied class comes back');
+    clock.now += TTL / 2;
+    for (let i = 1; i <= 10; i++) await store.heartbeat(`a/w${i}`, clock.now);
+    clock.now += TTL / 2 + 1;
+    await check('heartbeats of most workloads ran out');
+    await store.heartbeat('b/w5', clock.now);
+    await check('a heartbeat revives one');
+    await store.applyBatch([service('c', 'cx', { app: 'x' }), service('b', 'y', { app: 'y' })]);
+    await check('services change which classes other namespaces see');
+    await store.deleteBatch([{ kind: 'ServiceEntry', namespace: 'b', name: 'z' }]);
+    await check('a service entry goes');
+    bundle = [...bundle, '-----BEGIN CERTIFICATE-----\nroot-b\n-----END CERTIFICATE-----\n'];
+    await check('the trust bundle changes');
   });
 
   it('orders resources by creation time, then kind/namespace/name', async () => {

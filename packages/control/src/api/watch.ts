@@ -24,6 +24,22 @@ export interface WatchOptions {
 }
 
 /**
+ * The snapshot event of a build, encoded once and shared by every stream of its namespace: a
+ * push to 1,000 watchers writes the same bytes 1,000 times instead of building and encoding a
+ * string of the whole snapshot per watcher.
+ */
+const events = new WeakMap<BuiltSnapshot, Buffer>();
+
+function snapshotEvent(built: BuiltSnapshot): Buffer {
+  let event = events.get(built);
+  if (!event) {
+    event = Buffer.from(`id: ${built.snapshot.version}\nevent: snapshot\ndata: ${built.json}\n\n`, 'utf8');
+    events.set(built, event);
+  }
+  return event;
+}
+
+/**
  * Serves `GET /v1/workloads/{id}:watch` on `res` until the client goes away or the workload
  * is deregistered. Versions are content hashes, so Last-Event-ID equal to the current
  * version means the client is in sync: it gets an `unchanged` event instead of the
@@ -58,7 +74,7 @@ export async function serveWatch(req: IncomingMessage, res: ServerResponse, id: 
     lastSent = v;
     o.hub.markSent(id, v);
     if (resumed) res.write(`id: ${v}\nevent: unchanged\ndata: ${JSON.stringify({ version: v, revision: built.snapshot.revision })}\n\n`);
-    else res.write(`id: ${v}\nevent: snapshot\ndata: ${built.json}\n\n`);
+    else res.write(snapshotEvent(built));
   };
   res.on('drain', () => {
     const p = pending;
