@@ -4,7 +4,7 @@
 //   ← { type: 'memory' }  → { type: 'memory', rss, heapUsed, heapTotal, external, arrayBuffers, vmRss, vmHwm, liveHeap }
 //   ← { type: 'stop' }    closes the service and exits 0 (so --cpu-prof writes its profile)
 import { readFileSync } from 'node:fs';
-import { startControlService } from '../packages/control/dist/index.js';
+import { startControlService } from '@meshwork/control';
 
 const { dataDir, heartbeatTtlMs } = JSON.parse(process.argv[2]);
 const service = await startControlService({ dataDir, port: 0, heartbeatTtlMs });

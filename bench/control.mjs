@@ -17,7 +17,7 @@
 // keep them healthy), not through 1,000 HTTPS calls a second.
 // Run: pnpm --filter @meshwork/bench run control [-- --quick] [--rounds N] [--starts N]
 //      [--workloads N] [--watchers N] [--namespaces N] [--services N] [--export-all] [--cpu-prof DIR]
-import { fork, spawn } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -25,7 +25,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Mesh } from '@meshwork/core';
 import { createMeshServer, meshworkOf } from '@meshwork/server';
-import { hashToken, openSqliteStore } from '../packages/control/dist/index.js';
+import { hashToken, openSqliteStore } from '@meshwork/control';
 import { loadObjects, validateResources } from '@meshwork/policy';
 import { runJsonChild } from './child.mjs';
 import { cpuTicks } from './fetch-nginx.mjs';
@@ -67,7 +67,7 @@ function options(rawArgv) {
   };
 }
 
-const state = { dir: undefined, control: undefined, watchers: undefined, child: undefined, echo: undefined };
+const state = { dir: undefined, control: undefined, watchers: undefined, child: undefined };
 
 function cleanupSync() {
   for (const p of [state.child, state.watchers, state.control]) {
@@ -237,7 +237,6 @@ async function main() {
   const memIdle = await controlMemory(control);
 
   const echo = await startEcho(control, topo.tokens.get(`${COLD_NAMESPACE}/${COLD_TARGET}`));
-  state.echo = echo;
 
   // Watchers spread evenly over the namespaces, each a registered workload of its own.
   const byNs = new Map(topo.namespaces.map((ns) => [ns, topo.workloads.filter((w) => w.namespace === ns)]));
@@ -304,7 +303,6 @@ async function main() {
   client.send({ type: 'close' });
   await Promise.race([new Promise((r) => client.once('exit', r)), sleep(10_000)]);
   await echo.close();
-  state.echo = undefined;
   control.child.send({ type: 'stop' });
   await new Promise((r) => control.child.once('exit', r));
   await fleetStore.close();
