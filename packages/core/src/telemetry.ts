@@ -13,7 +13,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { hostname, networkInterfaces } from 'node:os';
-import { labelsMatch, type MeshConfig, type MeshService, type Snapshot, type TracingSpec, type WorkloadIdentity } from '@meshwork/policy';
+import { servedService, type MeshConfig, type MeshService, type Snapshot, type TracingSpec, type WorkloadIdentity } from '@meshwork/policy';
 import {
   createAccessLogger, createMeshMetrics, encodePeerMetadata, globalRegistry, istioOperation, istioSpanTags, localWorkload, peerMetadataId, samplingPolicy, stdoutDestination,
   type AccessLogEvent, type AccessLogger, type AccessLoggerOptions, type HeaderBag, type LocalWorkload, type MeshMetrics, type Registry, type RequestMetricEvent,
@@ -212,7 +212,6 @@ export class MeshTelemetry {
   private readonly serviceRefs = new WeakMap<MeshService, ServiceRef>();
   private readonly endpointPeers = new WeakMap<EndpointState, WorkloadMetadata>();
   private readonly endpointPeersMtls = new WeakMap<EndpointState, WorkloadMetadata>();
-  private readonly withoutIdentity = new WeakMap<WorkloadMetadata, WorkloadMetadata>();
   private readonly operations = new WeakMap<MeshService, Map<number, string>>();
   private inboundOperations = new Map<number, string>();
   private readonly subscriptions: { dispose(): void }[] = [];
@@ -305,21 +304,9 @@ export class MeshTelemetry {
     this.inboundOperations = new Map();
   }
 
-  /**
-   * The service of this workload: in its namespace, selecting its labels (Kubernetes first, then
-   * oldest), else named after its canonical service (registries given in code select by their own label).
-   */
+  /** The service this workload serves (policy decides which), as the metrics see it. */
   private findInboundService(snap: Snapshot): ServiceRef | undefined {
-    const w = snap.workload;
-    let hit: MeshService | undefined;
-    for (const s of snap.registry.services) {
-      if (s.namespace !== w.namespace || !s.selector || Object.keys(s.selector).length === 0 || !labelsMatch(s.selector, w.labels)) continue;
-      if (!hit || (s.origin === 'Kubernetes' && hit.origin !== 'Kubernetes') || (s.origin === hit.origin && s.order < hit.order)) hit = s;
-    }
-    if (!hit) {
-      const names = [this.local.canonicalService, w.name].filter(Boolean);
-      hit = snap.registry.services.find((s) => s.namespace === w.namespace && names.includes(s.name));
-    }
+    const hit = servedService(snap, [this.local.canonicalService, snap.workload.name]);
     return hit ? this.serviceRef(hit) : undefined;
   }
 
@@ -344,17 +331,6 @@ export class MeshTelemetry {
       cache.set(ep, m);
     }
     return m;
-  }
-
-  /**
-   * The peer without its identity, for a plaintext hop: on the client side the peer's identity
-   * stands in for its certificate (destination_principal), and a plaintext hop has none —
-   * Istio's dashboards tell mTLS from plaintext by that label.
-   */
-  private plaintextPeer(p: WorkloadMetadata): WorkloadMetadata {
-    let q = this.withoutIdentity.get(p);
-    if (!q) this.withoutIdentity.set(p, (q = Object.freeze({ ...p, identity: undefined })));
-    return q;
   }
 
   /** Istio's span name `<host>:<port>/*`, one string per service and port. */
@@ -397,33 +373,9 @@ export class MeshTelemetry {
    * facts are read during the call only, so a caller may reuse one object for every request.
    */
   recordOutbound(f: OutboundFacts): void {
-    const m = this.metrics;
-    if (m) {
-      const e = this.event;
-      e.reporter = 'source';
-      e.local = this.local;
+    if (this.metrics) {
       const peer = f.peer ?? (f.endpoint && f.cluster ? this.endpointPeer(f.cluster, f.endpoint, f.mtls) : undefined);
-      e.peer = f.mtls || !peer?.identity ? peer : this.plaintextPeer(peer);
-      e.peerPrincipal = undefined;
-      e.localPrincipal = f.mtls ? this.localPrincipal : undefined;
-      e.service = f.service ? this.serviceRef(f.service) : undefined;
-      e.authority = f.authority;
-      e.passthrough = f.passthrough;
-      e.protocol = f.grpc ? 'grpc' : 'http';
-      e.responseCode = f.status;
-      e.grpcStatus = f.grpcStatus;
-      e.responseFlags = f.flags;
-      e.durationMs = f.durationMs;
-      e.requestBytes = f.requestBytes;
-      e.responseBytes = f.responseBytes;
-      e.attributes = undefined;
-      try {
-        m.recordRequest(e);
-      } catch {
-        /* metrics never break a request */
-      }
-      e.peer = undefined;
-      e.service = undefined;
+      this.recordMetrics('source', f, peer, undefined, f.service ? this.serviceRef(f.service) : undefined, f.authority, f.passthrough);
     }
     const log = this.clientLog;
     if (log?.enabled) {
@@ -455,33 +407,7 @@ export class MeshTelemetry {
 
   /** Records a finished inbound request: reporter=destination metrics, span end, access log. */
   recordInbound(f: InboundFacts): void {
-    const m = this.metrics;
-    if (m) {
-      const e = this.event;
-      e.reporter = 'destination';
-      e.local = this.local;
-      e.peer = f.peer;
-      e.peerPrincipal = f.peerPrincipal;
-      e.localPrincipal = f.mtls ? this.localPrincipal : undefined;
-      e.service = this.inboundService;
-      e.authority = undefined;
-      e.passthrough = undefined;
-      e.protocol = f.grpc ? 'grpc' : 'http';
-      e.responseCode = f.status;
-      e.grpcStatus = f.grpcStatus;
-      e.responseFlags = f.flags;
-      e.durationMs = f.durationMs;
-      e.requestBytes = f.requestBytes;
-      e.responseBytes = f.responseBytes;
-      e.attributes = undefined;
-      try {
-        m.recordRequest(e);
-      } catch {
-        /* metrics never break a request */
-      }
-      e.peer = undefined;
-      e.service = undefined;
-    }
+    if (this.metrics) this.recordMetrics('destination', f, f.peer, f.peerPrincipal, this.inboundService, undefined, undefined);
     f.span?.end({ statusCode: f.status, responseFlags: f.flags });
     const log = this.serverLog;
     if (log?.enabled) {
@@ -508,6 +434,46 @@ export class MeshTelemetry {
         grpcStatus: f.grpcStatus,
       } satisfies AccessLogEvent);
     }
+  }
+
+  /**
+   * One request into Istio's metrics, from either side. The event object is reused (the
+   * metrics read it during the call only) and its object fields cleared after, so no request
+   * keeps another's peer or service alive.
+   */
+  private recordMetrics(
+    reporter: 'source' | 'destination',
+    f: Pick<InboundFacts & OutboundFacts, 'mtls' | 'grpc' | 'status' | 'grpcStatus' | 'flags' | 'durationMs' | 'requestBytes' | 'responseBytes'>,
+    peer: WorkloadMetadata | undefined,
+    peerPrincipal: string | undefined,
+    service: ServiceRef | undefined,
+    authority: string | undefined,
+    passthrough: string | undefined,
+  ): void {
+    const e = this.event;
+    e.reporter = reporter;
+    e.local = this.local;
+    e.peer = peer;
+    e.peerPrincipal = peerPrincipal;
+    e.localPrincipal = f.mtls ? this.localPrincipal : undefined;
+    e.service = service;
+    e.authority = authority;
+    e.passthrough = passthrough;
+    e.protocol = f.grpc ? 'grpc' : 'http';
+    e.responseCode = f.status;
+    e.grpcStatus = f.grpcStatus;
+    e.responseFlags = f.flags;
+    e.durationMs = f.durationMs;
+    e.requestBytes = f.requestBytes;
+    e.responseBytes = f.responseBytes;
+    e.attributes = undefined;
+    try {
+      this.metrics!.recordRequest(e);
+    } catch {
+      /* metrics never break a request */
+    }
+    e.peer = undefined;
+    e.service = undefined;
   }
 
   /** Outlier detection ejected an endpoint of `cluster` (`meshwork_outlier_ejections_total`). */

@@ -38,7 +38,11 @@ export const globalRegistry: Registry = register;
 /** Envoy's default histogram buckets (ms for durations, bytes for sizes). */
 export const ISTIO_BUCKETS: readonly number[] = Object.freeze([0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000]);
 
-/** The 25 standard labels, in the order the stats filter emits them (populatePeerInfo & log). */
+/**
+ * The 25 standard labels, in the order the stats filter emits them (populatePeerInfo & log).
+ * @meshwork/policy keeps the same list (ISTIO_STANDARD_TAGS, to validate tag overrides); this
+ * package may import only policy's types, so a test holds the two equal.
+ */
 export const ISTIO_LABELS = [
   'reporter',
   'source_workload',
@@ -320,7 +324,11 @@ function flagsText(f: RequestMetricEvent['responseFlags']): string {
 /** The 22 labels that do not depend on the response, in ISTIO_LABELS order (indexes 0..19 and 24). */
 function identityLabels(e: RequestMetricEvent, local: LocalWorkload): string[] {
   const peer = e.peer;
-  const peerSan = spiffe(e.peerPrincipal) || (e.reporter === 'source' && peer?.identity ? spiffe(peer.identity) : '');
+  // The client side has no peer certificate of its own to read here: the identity the server
+  // declared (checked by secure naming) stands in for it, on mTLS only (a local principal is
+  // present exactly then). A plaintext hop reports `unknown`, as Istio's does: its dashboards
+  // tell mTLS from plaintext traffic by this label.
+  const peerSan = spiffe(e.peerPrincipal) || (e.reporter === 'source' && e.localPrincipal && peer?.identity ? spiffe(peer.identity) : '');
   const localSan = spiffe(e.localPrincipal);
   let peerNamespace = peerSan ? namespaceOfPrincipal(peerSan) : '';
   if (!peerNamespace && peer?.namespace) peerNamespace = peer.namespace;

@@ -235,3 +235,25 @@ export function visibleTo(exportTo: readonly string[], ownNs: string, clientNs: 
   }
   return false;
 }
+
+/**
+ * The service a workload serves, for its inbound telemetry (`destination_service` on the server
+ * side): a service of its namespace whose selector matches its labels, Kubernetes before
+ * ServiceEntries, then the oldest; failing that (registries given in code select by a label
+ * of their own), the service of its namespace named after one of `names` (its canonical
+ * service, its workload name).
+ */
+export function servedService(
+  snap: { workload: { namespace: string; labels: Record<string, string> }; registry: Registry },
+  names: readonly (string | undefined)[] = [],
+): MeshService | undefined {
+  const w = snap.workload;
+  let hit: MeshService | undefined;
+  for (const s of snap.registry.services) {
+    if (s.namespace !== w.namespace || !s.selector || Object.keys(s.selector).length === 0 || !labelsMatch(s.selector, w.labels)) continue;
+    if (!hit || (s.origin === 'Kubernetes' && hit.origin !== 'Kubernetes') || (s.origin === hit.origin && s.order < hit.order)) hit = s;
+  }
+  if (hit) return hit;
+  const wanted = names.filter((n): n is string => !!n);
+  return snap.registry.services.find((s) => s.namespace === w.namespace && wanted.includes(s.name));
+}

@@ -114,16 +114,19 @@ export const ISTIO_METRIC_PROMETHEUS_NAMES: Readonly<Record<IstioMetric, string>
   GRPC_RESPONSE_MESSAGES: 'response_messages_total',
 };
 
-/** The standard tags of Istio's stats filter (istio_stats.cc: Context::all_tags_). */
-export const ISTIO_STANDARD_TAGS: readonly string[] = Object.freeze([
+/**
+ * The standard tags of Istio's stats filter (istio_stats.cc: Context::all_tags_), in the order
+ * it emits them: @meshwork/telemetry labels its metrics with exactly this list.
+ */
+export const ISTIO_STANDARD_TAGS = [
   'reporter',
   'source_workload',
+  'source_canonical_service',
+  'source_canonical_revision',
   'source_workload_namespace',
   'source_principal',
   'source_app',
   'source_version',
-  'source_canonical_service',
-  'source_canonical_revision',
   'source_cluster',
   'destination_workload',
   'destination_workload_namespace',
@@ -131,18 +134,18 @@ export const ISTIO_STANDARD_TAGS: readonly string[] = Object.freeze([
   'destination_app',
   'destination_version',
   'destination_service',
-  'destination_service_name',
-  'destination_service_namespace',
   'destination_canonical_service',
   'destination_canonical_revision',
+  'destination_service_name',
+  'destination_service_namespace',
   'destination_cluster',
   'request_protocol',
-  'response_flags',
-  'connection_security_policy',
   'response_code',
   'grpc_response_status',
-]);
-const STANDARD_TAGS = new Set(ISTIO_STANDARD_TAGS);
+  'response_flags',
+  'connection_security_policy',
+] as const;
+const STANDARD_TAGS: ReadonlySet<string> = new Set(ISTIO_STANDARD_TAGS);
 
 /** One label change for one metric, as the stats filter applies it. */
 export type TagOverride =
