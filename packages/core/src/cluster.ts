@@ -36,6 +36,11 @@ export class Cluster {
   service: MeshService | undefined;
   /** True when the service forwards to the request's original destination (ServiceEntry resolution NONE without endpoints). */
   passthrough = false;
+  /**
+   * A destination inside the mesh (a MESH_INTERNAL service, not passthrough): the only kind
+   * that may receive the workload's peer metadata (x-envoy-peer-metadata), set per snapshot.
+   */
+  inMesh = false;
   version = '';
   private meshConfig: MeshConfig | undefined;
   /** Whether this workload has a certificate to offer (auto-mTLS sends plaintext without one). */
@@ -78,6 +83,7 @@ export class Cluster {
     const next: EndpointState[] = [];
     const t = this.now();
     this.passthrough = false;
+    this.inMesh = false;
     if (service) {
       let eps = service.endpoints;
       if (eps.length === 0 && service.origin === 'ServiceEntry') {
@@ -88,6 +94,7 @@ export class Cluster {
           this.passthrough = true;
         }
       }
+      this.inMesh = !this.passthrough && service.location === 'MESH_INTERNAL';
       for (const ep of eps) {
         if (subsetLabels && !labelsMatch(subsetLabels, ep.labels)) continue;
         const port = endpointPort(service, this.port, ep.ports);

@@ -18,7 +18,7 @@ import {
   type AttemptOutcome, type Cluster, type CompiledRetry, type EndpointState, type MeshOptions, type MeshTelemetry, type OutboundFacts, type ResponseFlag,
 } from '@meshwork/core';
 import {
-  decodePeerMetadata, getRequestId, newRequestId, startClientSpan, PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER, REQUEST_ID_HEADER, TRACEPARENT_HEADER, X_B3_TRACE_ID,
+  ALL_TRACE_FIELDS, decodePeerMetadata, getRequestId, withoutPeerMetadata, newRequestId, startClientSpan, PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER, REQUEST_ID_HEADER, TRACEPARENT_HEADER, X_B3_TRACE_ID,
   type HeaderBag, type SpanHandle, type WorkloadMetadata,
 } from '@meshwork/telemetry';
 import { toV2, type Controller, type Handler } from './handler.js';
@@ -67,23 +67,7 @@ export interface RequestInfo {
 /** The caller's headers that telemetry writes itself (Envoy overwrites them): the request id and the exchange pair. */
 const OWN_HEADERS: ReadonlySet<string> = new Set([REQUEST_ID_HEADER, PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER]);
 /** The same, plus every trace header, once a trace context was injected. */
-const OWN_HEADERS_TRACED: ReadonlySet<string> = new Set([...OWN_HEADERS, 'traceparent', 'tracestate', 'b3', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'x-b3-sampled', 'x-b3-flags']);
-
-function isExchangeName(n: Buffer | string): boolean {
-  const s = typeof n === 'string' ? n.toLowerCase() : n.toString('latin1').toLowerCase();
-  return s === PEER_METADATA_HEADER || s === PEER_METADATA_ID_HEADER;
-}
-
-/** A raw header list without the exchange pair (names of 21 and 24 characters are the only ones checked). */
-function withoutExchange<T extends Buffer | string>(raw: readonly T[]): T[] {
-  const out: T[] = [];
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const n = raw[i]!;
-    if ((n.length === 21 || n.length === 24) && isExchangeName(n)) continue;
-    out.push(n, raw[i + 1]!);
-  }
-  return out;
-}
+const OWN_HEADERS_TRACED: ReadonlySet<string> = new Set([...OWN_HEADERS, ...ALL_TRACE_FIELDS]);
 
 /** Appends the headers telemetry wrote to a flat header list. */
 function pushOwn(arr: string[], bag: HeaderBag): void {
@@ -496,7 +480,7 @@ class MeshRequest implements Controller {
     if (t) {
       pushOwn(arr, this.ownHeaders!);
       // Who we are, to mesh destinations only: never to passthrough or MESH_EXTERNAL hosts.
-      this.exchange = !cluster.passthrough && cluster.service?.location === 'MESH_INTERNAL';
+      this.exchange = cluster.inMesh;
       if (this.exchange) arr.push(PEER_METADATA_ID_HEADER, t.peerMetadataId, PEER_METADATA_HEADER, t.peerMetadata);
     }
     // The last pair is the attempt count: the first attempt sends this array as it is.
@@ -638,7 +622,7 @@ class MeshRequest implements Controller {
     if (!this.responseOps) {
       const raw = attempt.ctrl?.rawHeaders ?? null;
       // Keep undici's raw-header fast path: the same list, without the exchange pair.
-      this.rawHeaders = stripRaw && Array.isArray(raw) ? withoutExchange(raw as (Buffer | string)[]) as Buffer[] : raw;
+      this.rawHeaders = stripRaw && Array.isArray(raw) ? withoutPeerMetadata(raw as (Buffer | string)[]) as Buffer[] : raw;
     }
     if (this.responseOps) {
       out = { ...out };
@@ -668,7 +652,7 @@ class MeshRequest implements Controller {
         if (!ep) continue;
         const entry = this.d.poolFor(c, ep);
         // The exchange headers never leave the mesh, mirrors included.
-        const headers = this.exchange && (c.passthrough || c.service?.location !== 'MESH_INTERNAL') ? withoutExchange(this.upstreamHeaders) : this.upstreamHeaders;
+        const headers = this.exchange && !c.inMesh ? withoutPeerMetadata(this.upstreamHeaders) : this.upstreamHeaders;
         entry.pool.dispatch({ origin: `http://${ep.key}`, method: this.opts.method, path: this.path, headers, body: this.body.body as DispatchOptions['body'], ...(entry.servername !== undefined ? { servername: entry.servername } : {}) }, discardHandler);
       } catch {
         /* a mirror failure is never the caller's problem */

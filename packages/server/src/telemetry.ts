@@ -14,7 +14,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { MeshTelemetry } from '@meshwork/core';
 import {
-  decodePeerMetadata, injectTraceHeaders, newRequestId, propagatorFor, startServerSpan, PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER, REQUEST_ID_HEADER,
+  decodePeerMetadata, injectTraceHeaders, withoutPeerMetadata, newRequestId, propagatorFor, startServerSpan, PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER, REQUEST_ID_HEADER,
   type SpanHandle, type WorkloadMetadata,
 } from '@meshwork/telemetry';
 import { meshworkOf, type MeshworkContext } from './context.js';
@@ -37,23 +37,6 @@ export interface InboundRecord {
   details: string;
   /** A refused connection is not a request: nothing is recorded. */
   skip: boolean;
-}
-
-function isExchangeName(n: string): boolean {
-  const l = n.toLowerCase();
-  return l === PEER_METADATA_HEADER || l === PEER_METADATA_ID_HEADER;
-}
-
-/** Takes the exchange pair out of `rawHeaders` too (in place: the application reads this array). */
-function stripRawHeaders(raw: string[]): void {
-  let w = 0;
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const n = raw[i]!;
-    if ((n.length === 21 || n.length === 24) && isExchangeName(n)) continue;
-    raw[w++] = n;
-    raw[w++] = raw[i + 1]!;
-  }
-  raw.length = w;
 }
 
 /** Called with `this` = the response: the request is over (finished, or the caller went away). */
@@ -83,7 +66,9 @@ export function startInbound(t: MeshTelemetry, req: IncomingMessage, res: Server
     peer = decodePeerMetadata(rawPeer);
     delete headers[PEER_METADATA_HEADER];
     delete headers[PEER_METADATA_ID_HEADER];
-    stripRawHeaders(req.rawHeaders);
+    // In place: the application reads this very array.
+    const raw = req.rawHeaders;
+    raw.splice(0, raw.length, ...withoutPeerMetadata(raw));
     // Answer with ours, only to a peer that sent its own (Istio's request_peer_received_).
     res.setHeader(PEER_METADATA_ID_HEADER, t.peerMetadataId);
     res.setHeader(PEER_METADATA_HEADER, t.peerMetadata);

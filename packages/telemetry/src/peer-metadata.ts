@@ -302,6 +302,29 @@ export function takePeerMetadata(headers: HeaderBag, options?: PeerMetadataDecod
   return { peer: decodePeerMetadata(raw, options), id: typeof rawId === 'string' ? rawId : rawId?.[0], present };
 }
 
+/** Is this header name one of the exchange pair (any case; a Buffer as undici's raw headers hold it)? */
+export function isPeerMetadataHeader(name: Buffer | string): boolean {
+  // Only names of these two lengths can match: the common case costs a length check.
+  if (name.length !== PEER_METADATA_HEADER.length && name.length !== PEER_METADATA_ID_HEADER.length) return false;
+  const s = (typeof name === 'string' ? name : name.toString('latin1')).toLowerCase();
+  return s === PEER_METADATA_HEADER || s === PEER_METADATA_ID_HEADER;
+}
+
+/**
+ * A flat raw header list (`[name, value, ...]`, as node:http's `rawHeaders` and undici's raw
+ * headers are) without the exchange pair: the application never sees them, and they never
+ * leave the mesh.
+ */
+export function withoutPeerMetadata<T extends Buffer | string>(raw: readonly T[]): T[] {
+  const out: T[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const n = raw[i]!;
+    if (isPeerMetadataHeader(n)) continue;
+    out.push(n, raw[i + 1]!);
+  }
+  return out;
+}
+
 /** The two headers to add (request on the client side; response on the server side when the request had them). */
 export function peerMetadataHeaders(local: WorkloadMetadata, id: string): [string, string][] {
   return [

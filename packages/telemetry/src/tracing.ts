@@ -89,7 +89,8 @@ export interface MeshPropagatorOptions {
   inject?: readonly TraceHeaderFormat[] | undefined;
 }
 
-const ALL_TRACE_FIELDS = [TRACEPARENT_HEADER, TRACESTATE_HEADER, B3_HEADER, X_B3_TRACE_ID, X_B3_SPAN_ID, X_B3_PARENT_SPAN_ID, X_B3_SAMPLED, X_B3_FLAGS];
+/** Every trace header Meshwork reads or writes (W3C and B3 single and multi). */
+export const ALL_TRACE_FIELDS: readonly string[] = [TRACEPARENT_HEADER, TRACESTATE_HEADER, B3_HEADER, X_B3_TRACE_ID, X_B3_SPAN_ID, X_B3_PARENT_SPAN_ID, X_B3_SAMPLED, X_B3_FLAGS];
 
 /**
  * A TextMapPropagator that reads W3C or B3 and writes W3C and B3. Usable as the application's
