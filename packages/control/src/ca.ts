@@ -5,10 +5,10 @@
  * `<dataDir>/ca/root-cert.pem`, so CLIs and SDKs on the same machine can trust the control
  * service's HTTPS and the certificates it signs. X.509 is @meshwork/identity's job.
  */
-import { X509Certificate, randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { X509Certificate } from 'node:crypto';
+import { chmod, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CA_CERTS_FILES, CertificateAuthority } from '@meshwork/identity';
+import { CA_CERTS_FILES, CERT_FILE_MODE, CertificateAuthority, writeFileAtomic } from '@meshwork/identity';
 
 /** The folder of the CA inside the data directory. */
 export const CONTROL_CA_DIR = 'ca';
@@ -71,7 +71,7 @@ export async function openControlCa(options: ControlCaOptions): Promise<ControlC
   }
   const previous = await previousSelfSignedRoot(dir);
   const ca = await CertificateAuthority.fromCaCerts(options.caCertsDir, { ...caOptions, ...(previous ? { extraRoots: [previous] } : {}) });
-  await writePublic(rootCertPath, ca.trustBundle.toString());
+  await writeFileAtomic(rootCertPath, ca.trustBundle.toString(), CERT_FILE_MODE);
   return { ca, trustBundle: () => [...ca.rootsPem], rootCertPath, mode: 'plug-in' };
 }
 
@@ -91,15 +91,3 @@ async function previousSelfSignedRoot(dir: string): Promise<string | undefined> 
   }
 }
 
-/** A public file (0644), replaced atomically so a reader never sees half of it. */
-async function writePublic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    await writeFile(tmp, text, { mode: 0o644, flag: 'wx' });
-    await chmod(tmp, 0o644);
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
-}

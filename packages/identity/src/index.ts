@@ -11,6 +11,7 @@ export { DEFAULT_KEY_TYPE, generateWorkloadKey, type KeyType, type WorkloadKey }
 export { createCsr, verifyCsr, type VerifiedCsr } from './csr.js';
 export { certificateInfo, verifyChain, type CertificateInfo, type VerifyChainOptions } from './certificate.js';
 export { joinPem, splitPem, subjectAltNames } from './pem.js';
+export { CERT_FILE_MODE, KEY_FILE_MODE, writeFileAtomic } from './files.js';
 export { TrustBundle } from './trust-bundle.js';
 export {
   CA_CERTS_FILES, CertificateAuthority, writeCaCerts, type CaCertsFiles, type CertificateAuthorityOptions, type CertificateSigner,

@@ -1,13 +1,15 @@
 /**
  * The SDK's on-disk cache (MESHWORK_CACHE_DIR): the last snapshot it applied, its
  * certificate and key, and its registration name, so a workload restarted while the control
- * service is away starts serving from them. Files are written whole (temp file, then
- * rename) so a crash never leaves half a file; the folder is 0700 and every file 0600,
- * since identity.json holds the private key.
+ * service is away starts serving from them. Files are written whole (identity's
+ * writeFileAtomic: temp file, then rename) so a crash never leaves half a file, off the event
+ * loop, one write at a time per file so an older snapshot never lands after a newer one; the
+ * folder is 0700 and every file 0600, since identity.json holds the private key. Reads are
+ * synchronous: they happen once, when the Mesh starts.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync, chmodSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { IdentityMaterial } from '@meshwork/identity';
+import { KEY_FILE_MODE, writeFileAtomic, type IdentityMaterial } from '@meshwork/identity';
 import type { WireSnapshot } from '@meshwork/policy';
 
 export interface CachedRegistration {
@@ -31,7 +33,10 @@ export interface CachedIdentity {
 }
 
 export class DiskCache {
-  constructor(readonly dir: string) {}
+  /** The last write of each file: the next one starts after it. */
+  private readonly writes = new Map<string, Promise<void>>();
+
+  constructor(readonly dir: string, private readonly onError: (message: string) => void = () => {}) {}
 
   readSnapshot(): WireSnapshot | undefined {
     const v = this.read('snapshot.json');
@@ -75,11 +80,17 @@ export class DiskCache {
   }
 
   private write(file: string, value: unknown): void {
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    const target = join(this.dir, file);
-    const tmp = `${target}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify(value), { mode: 0o600 });
-    chmodSync(tmp, 0o600);
-    renameSync(tmp, target);
+    const text = JSON.stringify(value);
+    const previous = this.writes.get(file) ?? Promise.resolve();
+    const next = previous.then(async () => {
+      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      await writeFileAtomic(join(this.dir, file), text, KEY_FILE_MODE);
+    }).catch((e: unknown) => this.onError(`cannot write ${file} in the cache folder ${this.dir}: ${(e as Error).message}`));
+    this.writes.set(file, next);
+  }
+
+  /** Resolves when every write asked for so far is on disk (or failed and was reported). */
+  async flush(): Promise<void> {
+    await Promise.all(this.writes.values());
   }
 }

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { networkInterfaces } from 'node:os';
 import { createCaIdentitySource, formatSpiffeId, type CaIdentitySource, type IdentityMaterial } from '@meshwork/identity';
 import type { Diagnostic, WireAck, WireRegistration, WireSnapshot } from '@meshwork/policy';
-import { DiskCache } from './cache.js';
+import { DiskCache, type CachedRegistration } from './cache.js';
 import type { DeferredIdentity } from './deferred-identity.js';
 import { callControl, ControlUnreachable, replyMessage, type ControlEndpoint } from './http.js';
 import { remoteSigner } from './remote-signer.js';
@@ -84,6 +84,7 @@ interface Registered {
 export class ControlClient {
   private readonly endpoint: ControlEndpoint;
   private readonly cache: DiskCache | undefined;
+  private readonly cachedRegistration: CachedRegistration | undefined;
   private readonly name: string;
   private address: string | undefined;
   private ports: Record<string, number>;
@@ -114,19 +115,20 @@ export class ControlClient {
     if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError(`controlUrl must be https:// (or http:// for a local control service), got "${o.url}"`);
     if (typeof o.token !== 'string' || o.token === '') throw new TypeError('a join token is required with controlUrl (option token or MESHWORK_TOKEN; create one with `meshwork token create`)');
     this.endpoint = { url, token: o.token, ca: o.ca, timeoutMs: o.timeoutMs ?? 5000 };
-    this.cache = o.cacheDir ? new DiskCache(o.cacheDir) : undefined;
+    this.cache = o.cacheDir ? new DiskCache(o.cacheDir, onError) : undefined;
+    this.cachedRegistration = this.cache?.readRegistration();
     this.address = o.address;
     this.ports = { ...(o.ports ?? {}) };
     this.ready = new Promise((resolve) => {
       this.readyResolve = resolve;
     });
     const groupName = this.groupRef().name;
-    this.name = this.cache?.readRegistration()?.name ?? `${groupName}-${randomBytes(3).toString('hex')}`;
+    this.name = this.cachedRegistration?.name ?? `${groupName}-${randomBytes(3).toString('hex')}`;
   }
 
   /** Starts from the cache (if any), then connects; never throws (errors go to `onError`). */
   start(): void {
-    const cachedWorkload = this.cache?.readRegistration()?.workload;
+    const cachedWorkload = this.cachedRegistration?.workload;
     if (cachedWorkload && typeof cachedWorkload.namespace === 'string') this.target.setWorkload(cachedWorkload);
     const snap = this.cache?.readSnapshot();
     if (snap) {
@@ -172,6 +174,8 @@ export class ControlClient {
       // Leave the endpoint sets now rather than after the heartbeat TTL; best effort.
       await callControl({ ...this.endpoint, timeoutMs: 1000 }, 'DELETE', `/v1/workloads/${encodeURIComponent(id)}`).catch(() => undefined);
     }
+    // A restart reads what this run last wrote.
+    await this.cache?.flush();
   }
 
   private groupRef(): { namespace: string; name: string } {
@@ -216,11 +220,7 @@ export class ControlClient {
     this.registered = { id: String(r.body.id), namespace: String(w.namespace), serviceAccount: String(w.serviceAccount), labels: { ...(w.labels ?? {}) } };
     const workload = { namespace: this.registered.namespace, labels: this.registered.labels, serviceAccount: this.registered.serviceAccount, name: g.name };
     this.target.setWorkload(workload);
-    try {
-      this.cache?.writeRegistration({ name: this.name, id: this.registered.id, workload });
-    } catch (e) {
-      this.onError(`cannot write the registration cache in ${this.o.cacheDir}: ${(e as Error).message}`);
-    }
+    this.cache?.writeRegistration({ name: this.name, id: this.registered.id, workload });
   }
 
   private startHeartbeats(): void {
@@ -285,11 +285,7 @@ export class ControlClient {
     const bundle = snap.trustBundle.join('');
     const bundleChanged = bundle !== this.appliedBundle;
     this.appliedBundle = bundle;
-    try {
-      this.cache?.writeSnapshot(snap);
-    } catch (e) {
-      this.onError(`cannot write the snapshot cache in ${this.o.cacheDir}: ${(e as Error).message}`);
-    }
+    this.cache?.writeSnapshot(snap);
     void this.ack({ version: snap.version });
     const spiffeId = this.spiffeId(snap);
     // A new trust bundle (root rotation) or a new identity: get a certificate that carries them.
@@ -342,11 +338,7 @@ export class ControlClient {
   }
 
   private keep(m: IdentityMaterial): void {
-    try {
-      this.cache?.writeIdentity(m);
-    } catch (e) {
-      this.onError(`cannot write the certificate cache in ${this.o.cacheDir}: ${(e as Error).message}`);
-    }
+    this.cache?.writeIdentity(m);
   }
 
   private checkReady(): void {
