@@ -56,7 +56,7 @@ describe('outbound telemetry', () => {
     expect(infos[0]!.durationMs).toBeGreaterThan(0);
   });
 
-  it('makes a request id when the caller has none, and writes W3C and B3 trace headers (one decision, not sampled at 0 %)', async () => {
+  it("makes a request id when the caller has none, and writes the provider's trace headers (Zipkin: B3) with the copied decision (not sampled at 0 %)", async () => {
     const s = await echo();
     const d = dispatcher(service(s.port, `---
 apiVersion: telemetry.istio.io/v1
@@ -68,11 +68,13 @@ spec: {tracing: [{providers: [{name: zipkin}], randomSamplingPercentage: 0}]}
     const r = await request('http://echo/', { dispatcher: d, headers: { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00' } });
     const seen = (await r.body.json()) as Record<string, string>;
     expect(seen['x-request-id']).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-    // The copied traceparent is the parent; its not-sampled decision goes on in both formats.
-    expect(seen.traceparent).toMatch(/^00-0af7651916cd43dd8448eb211c80319c-[0-9a-f]{16}-00$/);
+    // The copied traceparent is the parent; its not-sampled decision goes on in Zipkin's format,
+    // and the stale W3C copy is not forwarded.
     expect(seen['x-b3-traceid']).toBe('0af7651916cd43dd8448eb211c80319c');
     expect(seen['x-b3-sampled']).toBe('0');
-    expect(seen['x-b3-spanid']).toBe(seen.traceparent!.split('-')[2]);
+    expect(seen['x-b3-spanid']).toMatch(/^[0-9a-f]{16}$/);
+    expect(seen['x-b3-parentspanid']).toBe('b7ad6b7169203331');
+    expect(seen.traceparent).toBeUndefined();
   });
 
   it('counts retries per cluster, with the attempts in onRequestEnd', async () => {

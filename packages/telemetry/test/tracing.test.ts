@@ -127,7 +127,7 @@ describe('server spans', () => {
 });
 
 describe('client spans', () => {
-  it('is a child of the server span, injects W3C + B3 with the parent id, and carries x-request-id', () => {
+  it("is a child of the server span, injects the provider's format (W3C for OpenTelemetry), drops stale copies of both, and carries x-request-id", () => {
     const server = startServerSpan({ headers: { traceparent: `00-${TRACE}-${PARENT}-01`, 'x-request-id': 'req-9' }, method: 'GET', target: '/', operation: op, tracing: spec() });
     // Headers an application copied from the inbound request (Istio's advice) are replaced, not duplicated.
     const headers: HeaderBag = { 'x-b3-traceid': 'stale', 'x-b3-spanid': 'stale', b3: 'stale', traceparent: 'stale' };
@@ -135,11 +135,7 @@ describe('client spans', () => {
       startClientSpan({ headers, method: 'GET', url: 'http://ratings:9080/ratings/1', operation: istioOperation('ratings.default.svc.cluster.local', 9080), tracing: spec(), upstreamCluster: 'outbound|9080||ratings.default.svc.cluster.local' }),
     );
     const sc = client.span.spanContext();
-    expect(headers).toEqual({
-      'x-request-id': 'req-9',
-      traceparent: `00-${TRACE}-${sc.spanId}-01`,
-      'x-b3-traceid': TRACE, 'x-b3-spanid': sc.spanId, 'x-b3-sampled': '1', 'x-b3-parentspanid': server.span.spanContext().spanId,
-    });
+    expect(headers).toEqual({ 'x-request-id': 'req-9', traceparent: `00-${TRACE}-${sc.spanId}-01` });
     client.end({ statusCode: 404 });
     server.end({ statusCode: 200 });
     const [c, s] = finished();
@@ -147,6 +143,23 @@ describe('client spans', () => {
     expect(c!.parentSpanContext?.spanId).toBe(s!.spanContext().spanId);
     expect(c!.attributes).toMatchObject({ 'url.full': 'http://ratings:9080/ratings/1', 'server.address': 'ratings', 'server.port': 9080, upstream_cluster: 'outbound|9080||ratings.default.svc.cluster.local', 'http.response.status_code': 404, 'error.type': '404' });
     expect(c!.status.code).toBe(SpanStatusCode.ERROR); // 4xx is an error on the client side
+  });
+
+  it('writes B3 multi-header with the parent span id for a Zipkin provider, W3C and B3 with no provider', () => {
+    const zipkin = spec({ provider: { name: 'zipkin', kind: 'zipkin' } });
+    const server = startServerSpan({ headers: { 'x-b3-traceid': TRACE, 'x-b3-spanid': PARENT, 'x-b3-sampled': '1' }, method: 'GET', target: '/', operation: op, tracing: zipkin });
+    const headers: HeaderBag = { traceparent: 'stale' };
+    const client = context.with(server.context, () => startClientSpan({ headers, method: 'GET', url: 'http://ratings:9080/', operation: op, tracing: zipkin }));
+    const sc = client.span.spanContext();
+    expect(headers).toEqual({ 'x-request-id': client.requestId, 'x-b3-traceid': TRACE, 'x-b3-spanid': sc.spanId, 'x-b3-sampled': '1', 'x-b3-parentspanid': server.span.spanContext().spanId });
+    client.end({ statusCode: 200 });
+    server.end({ statusCode: 200 });
+    // No Telemetry provider (the application's OTEL_* set-up decides): both formats go out.
+    const both: HeaderBag = {};
+    const own = startClientSpan({ headers: both, requestHeaders: { traceparent: `00-${TRACE}-${PARENT}-01` }, method: 'GET', url: 'http://ratings:9080/', operation: op });
+    const id = own.span.spanContext().spanId;
+    expect(both).toMatchObject({ traceparent: `00-${TRACE}-${id}-01`, 'x-b3-traceid': TRACE, 'x-b3-spanid': id, 'x-b3-sampled': '1' });
+    own.end({ statusCode: 200 });
   });
 
   it('leaves spans to @opentelemetry/instrumentation-undici when it listens, and still sets x-request-id', () => {
@@ -185,7 +198,7 @@ describe('sampling', () => {
     expect(finished()).toHaveLength(0);
     expect(server.sampled).toBe(false);
     expect(headers.traceparent).toMatch(new RegExp(`^00-${server.span.spanContext().traceId}-[0-9a-f]{16}-00$`));
-    expect(headers['x-b3-sampled']).toBe('0');
+    expect(headers['x-b3-sampled']).toBeUndefined(); // OpenTelemetry provider: W3C only
     expect(traceReasonOf(server.requestId)).toBeUndefined();
   });
 
