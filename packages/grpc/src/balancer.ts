@@ -1,0 +1,241 @@
+/**
+ * The channel side: a `meshwork:` name resolver and a load-balancing policy registered with
+ * grpc-js. They hold no routing logic. The client interceptor (client.ts) decides, per call
+ * and per attempt, which endpoint a call goes to (through the Mesh of @meshwork/core: route,
+ * subset, load balancer, outlier ejection, circuit breaker) and names it in an internal
+ * metadata entry; the picker here maps that name to a subchannel (made on first use), strips
+ * the entry so it never goes on the wire, and reports a connection failure to that endpoint as
+ * a pick failure the interceptor recognises.
+ *
+ * Why not grpc-js's own LB policies: round_robin / pick_first know nothing of subsets,
+ * weights, locality, outlier ejection or the per-cluster circuit breakers, all of which must
+ * be the same decision as for fetch (DESIGN: every decision once, in policy and core).
+ */
+import { connectivityState as ConnectivityState, Metadata, status as Status, experimental, type ChannelOptions } from '@grpc/grpc-js';
+import type { Mesh } from '@meshwork/core';
+
+export const SCHEME = 'meshwork';
+export const LB_POLICY_NAME = 'meshwork_endpoint';
+/** Internal per-attempt metadata naming the chosen endpoint (`address:port`); removed in the picker. */
+export const ENDPOINT_METADATA_KEY = 'x-meshwork-endpoint';
+/** Marks a call that failed because its endpoint could not be connected to (set by the picker). */
+export const CONNECT_FAILURE_METADATA_KEY = 'x-meshwork-connect-failure';
+/** Channel option naming the Mesh of a channel (an id into the table below: channel options must stay plain values). */
+export const MESH_CHANNEL_OPTION = 'grpc.meshwork.mesh_id';
+const MESH_ATTRIBUTE = 'meshwork.mesh';
+
+// Channel options are compared and copied by grpc-js, so they carry an id, not the Mesh.
+const meshes = new Map<number, WeakRef<Mesh>>();
+const ids = new WeakMap<Mesh, number>();
+let nextId = 1;
+
+/** The channel-option value that names `mesh`. */
+export function meshId(mesh: Mesh): number {
+  let id = ids.get(mesh);
+  if (id === undefined) {
+    id = nextId++;
+    ids.set(mesh, id);
+    meshes.set(id, new WeakRef(mesh));
+  }
+  return id;
+}
+
+function meshById(id: unknown): Mesh | undefined {
+  if (typeof id !== 'number') return undefined;
+  const m = meshes.get(id)?.deref();
+  if (!m) meshes.delete(id);
+  return m;
+}
+
+class MeshResolver implements experimental.Resolver {
+  private destroyed = false;
+  constructor(
+    private readonly target: experimental.GrpcUri,
+    private readonly listener: experimental.ResolverListener,
+    private readonly options: ChannelOptions,
+  ) {}
+
+  updateResolution(): void {
+    // Asynchronously, as resolvers must: the channel is still setting up when it asks.
+    process.nextTick(() => {
+      if (this.destroyed) return;
+      const mesh = meshById(this.options[MESH_CHANNEL_OPTION]);
+      if (!mesh) {
+        const error = { code: Status.UNAVAILABLE, details: `meshwork: the channel to ${experimental.uriToString(this.target)} has no Mesh (create the client with meshChannelOptions(mesh, target) or createMeshClient)`, metadata: new Metadata() };
+        this.listener(experimental.statusOrFromError(error), {}, experimental.statusOrFromError(error), '');
+        return;
+      }
+      // No address list: endpoints come from the Mesh per attempt. The service config selects
+      // the policy below whatever the user's channel options say.
+      this.listener(experimental.statusOrFromValue([]), { [MESH_ATTRIBUTE]: mesh }, experimental.statusOrFromValue({ loadBalancingConfig: [{ [LB_POLICY_NAME]: {} }], methodConfig: [] }), '');
+    });
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+  }
+
+  static getDefaultAuthority(target: experimental.GrpcUri): string {
+    return target.path.replace(/^\/+/, '');
+  }
+}
+
+class MeshLbConfig implements experimental.TypedLoadBalancingConfig {
+  getLoadBalancerName(): string {
+    return LB_POLICY_NAME;
+  }
+  toJsonObject(): object {
+    return { [LB_POLICY_NAME]: {} };
+  }
+  static createFromJson(): MeshLbConfig {
+    return new MeshLbConfig();
+  }
+}
+
+interface Entry {
+  readonly subchannel: experimental.SubchannelInterface;
+  state: ConnectivityState;
+  error: string | null;
+  readonly listener: experimental.ConnectivityStateListener;
+}
+
+/** `address:port` or `[v6]:port` → a subchannel address. */
+function parseEndpoint(key: string): { host: string; port: number } | undefined {
+  const i = key.lastIndexOf(':');
+  if (i <= 0) return undefined;
+  const port = Number(key.slice(i + 1));
+  if (!Number.isInteger(port) || port <= 0 || port > 65535) return undefined;
+  const host = key.slice(0, i).replace(/^\[(.*)\]$/, '$1');
+  return { host, port };
+}
+
+class MeshLoadBalancer implements experimental.LoadBalancer {
+  private readonly entries = new Map<string, Entry>();
+  private mesh: Mesh | undefined;
+  private removal: { dispose(): void } | undefined;
+  private publishQueued = false;
+
+  constructor(private readonly helper: experimental.ChannelControlHelper) {}
+
+  updateAddressList(_endpoints: unknown, _config: experimental.TypedLoadBalancingConfig, options: ChannelOptions): boolean {
+    const mesh = options[MESH_ATTRIBUTE] as Mesh | undefined;
+    if (mesh && mesh !== this.mesh) {
+      this.removal?.dispose();
+      this.mesh = mesh;
+      // Endpoints that leave the mesh lose their connections, as Envoy drains a removed host.
+      this.removal = mesh.onEndpointsRemoved((gone) => {
+        for (const ep of gone) this.drop(ep.key);
+      });
+    }
+    this.publish();
+    return true;
+  }
+
+  exitIdle(): void {
+    this.publish();
+  }
+
+  resetBackoff(): void {
+    /* the subchannels' own backoff applies; nothing of ours to reset */
+  }
+
+  destroy(): void {
+    this.removal?.dispose();
+    for (const key of [...this.entries.keys()]) this.drop(key);
+  }
+
+  getTypeName(): string {
+    return LB_POLICY_NAME;
+  }
+
+  /** The subchannel state for an endpoint, connecting on first use. */
+  entry(key: string): Entry | undefined {
+    const hit = this.entries.get(key);
+    if (hit) return hit;
+    const address = parseEndpoint(key);
+    if (!address) return undefined;
+    const subchannel = this.helper.createSubchannel(address, {});
+    const entry: Entry = {
+      subchannel,
+      state: subchannel.getConnectivityState(),
+      error: null,
+      listener: (_sub, _prev, next, _keepalive, errorMessage) => {
+        entry.state = next;
+        if (next === ConnectivityState.TRANSIENT_FAILURE) entry.error = errorMessage ?? 'connection failure';
+        else if (next === ConnectivityState.READY) entry.error = null;
+        // A new picker makes the channel pick again for the calls queued on this endpoint.
+        this.publish();
+      },
+    };
+    subchannel.addConnectivityStateListener(entry.listener);
+    subchannel.ref();
+    this.entries.set(key, entry);
+    return entry;
+  }
+
+  private drop(key: string): void {
+    const e = this.entries.get(key);
+    if (!e) return;
+    this.entries.delete(key);
+    e.subchannel.removeConnectivityStateListener(e.listener);
+    e.subchannel.unref();
+  }
+
+  /** Publishes a fresh picker (the channel re-runs queued picks), at most once per tick. */
+  publish(): void {
+    if (this.publishQueued) return;
+    this.publishQueued = true;
+    process.nextTick(() => {
+      this.publishQueued = false;
+      this.helper.updateState(ConnectivityState.READY, new MeshPicker(this), null);
+    });
+  }
+}
+
+const NO_CALLBACKS = { onCallStarted: null, onCallEnded: null } as const;
+
+class MeshPicker implements experimental.Picker {
+  constructor(private readonly lb: MeshLoadBalancer) {}
+
+  pick(args: experimental.PickArgs): experimental.PickResult {
+    // The metadata here is the attempt's own copy (grpc-js clones it per pick and sends that
+    // copy), so removing the entry keeps it off the wire.
+    const chosen = args.metadata.get(ENDPOINT_METADATA_KEY)[0];
+    args.metadata.remove(ENDPOINT_METADATA_KEY);
+    const entry = typeof chosen === 'string' ? this.lb.entry(chosen) : undefined;
+    if (!entry) {
+      return {
+        pickResultType: experimental.PickResultType.TRANSIENT_FAILURE,
+        subchannel: null,
+        status: { code: Status.INTERNAL, details: 'meshwork: a call reached the mesh channel without an endpoint (calls must go through the Meshwork interceptor)', metadata: new Metadata() },
+        ...NO_CALLBACKS,
+      };
+    }
+    switch (entry.state) {
+      case ConnectivityState.READY:
+        return { pickResultType: experimental.PickResultType.COMPLETE, subchannel: entry.subchannel, status: null, ...NO_CALLBACKS };
+      case ConnectivityState.TRANSIENT_FAILURE: {
+        const metadata = new Metadata();
+        metadata.set(CONNECT_FAILURE_METADATA_KEY, String(chosen));
+        // The endpoint is connected to again on the next pick that chooses it.
+        entry.subchannel.startConnecting();
+        return { pickResultType: experimental.PickResultType.TRANSIENT_FAILURE, subchannel: null, status: { code: Status.UNAVAILABLE, details: entry.error ?? 'connection failure', metadata }, ...NO_CALLBACKS };
+      }
+      case ConnectivityState.IDLE:
+        entry.subchannel.startConnecting();
+        return { pickResultType: experimental.PickResultType.QUEUE, subchannel: null, status: null, ...NO_CALLBACKS };
+      default:
+        return { pickResultType: experimental.PickResultType.QUEUE, subchannel: null, status: null, ...NO_CALLBACKS };
+    }
+  }
+}
+
+let registered = false;
+
+/** Registers the `meshwork:` resolver and the mesh LB policy with grpc-js (idempotent). */
+export function registerMeshwork(): void {
+  if (registered) return;
+  registered = true;
+  experimental.registerResolver(SCHEME, MeshResolver);
+  experimental.registerLoadBalancerType(LB_POLICY_NAME, MeshLoadBalancer, MeshLbConfig);
+}

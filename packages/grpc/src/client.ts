@@ -1,0 +1,492 @@
+/**
+ * The client interceptor: what Envoy's router does for a gRPC call, from the same decisions
+ * as the fetch dispatcher (policy's route plan, core's clusters, retry and failure rules).
+ *
+ * Per call: route on `:path` (`/package.Service/Method`) and metadata (VirtualService
+ * matches), fault injection (`abort.grpcStatus`, delay), weighted destination, the route
+ * timeout as a deadline (capped by the caller's deadline, as Istio's max_grpc_timeout does),
+ * header operations on metadata, mirroring of unary calls. Per attempt: an endpoint from
+ * the cluster's load balancer (outlier-ejected hosts left out, previous hosts avoided on a
+ * retry), the circuit breaker's admission, the per-try timeout, the outcome recorded for
+ * outlier detection. Retries apply to unary calls only (a streaming call passes through
+ * untouched): retried on a trailers-only status the route's retryOn names, never after the
+ * server sent response headers (Envoy commits then).
+ */
+import { InterceptingCall, Metadata, status as Status, type Interceptor, type InterceptorOptions, type StatusObject } from '@grpc/grpc-js';
+
+/** The call interface each interceptor layer implements (grpc-js exports it only as the class). */
+type InterceptingCallInterface = ReturnType<Parameters<Interceptor>[1]>;
+type Listener = NonNullable<Parameters<InterceptingCallInterface['start']>[1]>;
+type MessageContext = Parameters<InterceptingCallInterface['sendMessageWithContext']>[0];
+import {
+  LOCAL_REPLY, avoidPreviousHosts, destinationLocalReply, effectiveTimeoutMs, localReply, pickWeighted, routeLocalReply, sampleFault, sampleMirrors, upstreamAuthority, upstreamRequestHeaders,
+  type HeaderMap, type OutboundDecision, type RouteDestination,
+} from '@meshwork/policy';
+import { backoffMs, compileRetry, failureReply, hashKeyFor, remainingBudget, type AttemptOutcome, type Cluster, type CompiledRetry, type EndpointState, type Mesh, type ResponseFlag } from '@meshwork/core';
+import { CONNECT_FAILURE_METADATA_KEY, ENDPOINT_METADATA_KEY } from './balancer.js';
+
+/** What a finished call did, for `onCallEnd` (tests, logs). */
+export interface GrpcCallInfo {
+  /** `/package.Service/Method`. */
+  method: string;
+  /** The gRPC status code the caller got. */
+  code: number;
+  details: string;
+  /** Envoy's response flags (UH, UF, UO, UT, URX, FI, DI, NR, ...). */
+  flags: ResponseFlag[];
+  attempts: number;
+  /** Envoy's cluster name of the destination, when one was chosen. */
+  cluster?: string | undefined;
+  /** `address:port` of the endpoint of the last attempt. */
+  upstream?: string | undefined;
+  durationMs: number;
+}
+
+export interface MeshInterceptorOptions {
+  /** With a control service: how long a call waits for the first snapshot (default 10 s), then fails UNAVAILABLE. */
+  readyTimeoutMs?: number | undefined;
+  /** Observes each finished call. */
+  onCallEnd?: ((info: GrpcCallInfo) => void) | undefined;
+}
+
+/** `host:port` (a mesh name as the caller addressed it) → its parts; the port defaults to 80 as for a plaintext authority. */
+export function splitAuthority(authority: string): { host: string; port: number } {
+  const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(authority.trim());
+  if (!m) throw new TypeError(`not a host[:port] authority: ${JSON.stringify(authority)}`);
+  return { host: m[1]!, port: m[2] ? Number(m[2]) : 80 };
+}
+
+/**
+ * The Meshwork interceptor for a channel to `authority` (`reviews.default:9080`, any name the
+ * mesh knows). Channels made with `meshChannelOptions` / `createMeshClient` carry it.
+ */
+export function meshInterceptor(mesh: Mesh, authority: string, options: MeshInterceptorOptions = {}): Interceptor {
+  const { host, port } = splitAuthority(authority);
+  return (callOptions, nextCall) => new InterceptingCall(new MeshCall(mesh, host, port, authority, options, callOptions, nextCall));
+}
+
+/** Metadata → the header map the policy engine reads (text entries; binary ones are not matchable in Istio either). */
+function headersOf(md: Metadata): Record<string, string> {
+  const out: Record<string, string> = {};
+  const map = md.getMap();
+  for (const k in map) {
+    const v = map[k];
+    if (typeof v === 'string') out[k] = v;
+  }
+  return out;
+}
+
+/** Applies what header operations changed to a copy of the metadata (binary entries kept as they are). */
+function metadataWith(md: Metadata, before: HeaderMap, after: HeaderMap): Metadata {
+  if (after === before) return md;
+  const out = md.clone();
+  for (const k in before) if (!(k in after)) out.remove(k);
+  for (const k in after) {
+    const v = after[k];
+    if (v === before[k]) continue;
+    out.remove(k);
+    if (typeof v === 'string') out.set(k, v);
+    else if (Array.isArray(v)) for (const x of v) out.add(k, x);
+  }
+  return out;
+}
+
+/** One value per name (the first), as consistent hashing on a header reads it. */
+function firstValues(h: HeaderMap): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k in h) {
+    const v = h[k];
+    if (typeof v === 'string') out[k] = v;
+    else if (Array.isArray(v) && v.length > 0) out[k] = v[0]!;
+  }
+  return out;
+}
+
+function deadlineMs(d: InterceptorOptions['deadline']): number {
+  if (d === undefined || d === null) return Infinity;
+  return d instanceof Date ? d.getTime() : Number(d);
+}
+
+/** A status the caller gets from the mesh itself (Envoy's local reply, translated as Envoy does for gRPC). */
+function localStatus(httpStatus: number, body: string, grpcStatus?: number | string): StatusObject {
+  const r = localReply(httpStatus, body, { grpc: true, grpcStatus });
+  return { code: Number(r.headers['grpc-status']), details: body, metadata: new Metadata() };
+}
+
+interface Attempt {
+  readonly call: InterceptingCallInterface;
+  readonly ep: EndpointState;
+  readonly release: () => void;
+  /** The attempt's deadline (ms since the epoch) when the per-try timeout set it below the route's. */
+  readonly perTryDeadline: number | undefined;
+  done: boolean;
+}
+
+class MeshCall implements InterceptingCallInterface {
+  private listener: Partial<Listener> = {};
+  private metadata: Metadata = new Metadata();
+  /** Request messages kept for a replay (unary), or queued until the first attempt starts (streaming). */
+  private readonly messages: { context: MessageContext; message: unknown }[] = [];
+  private halfClosed = false;
+  private reading = false;
+  private readonly unary: boolean;
+  private readonly unaryResponse: boolean;
+  private readonly path: string;
+  private readonly startMs = performance.now();
+  private decision: OutboundDecision | undefined;
+  private dest: RouteDestination | undefined;
+  private cluster: Cluster | undefined;
+  private retry: CompiledRetry | null = null;
+  private upstreamMetadata: Metadata | undefined;
+  private callHost: string | undefined;
+  private hashKey: string | undefined;
+  private avoidPrevious = true;
+  private tried: Set<EndpointState> | undefined;
+  private deadline = Infinity;
+  private routeTimer: NodeJS.Timeout | undefined;
+  private backoffTimer: NodeJS.Timeout | undefined;
+  private current: Attempt | undefined;
+  private attempts = 0;
+  private maxAttempts = 1;
+  private committed = false;
+  private cancelled = false;
+  private finished = false;
+  private heldMessage: { value: unknown } | undefined;
+  private readonly flags: ResponseFlag[] = [];
+
+  constructor(
+    private readonly mesh: Mesh,
+    private readonly host: string,
+    private readonly port: number,
+    private readonly authority: string,
+    private readonly opts: MeshInterceptorOptions,
+    private readonly callOptions: InterceptorOptions,
+    private readonly nextCall: (options: InterceptorOptions) => InterceptingCallInterface,
+  ) {
+    const def = callOptions.method_definition;
+    this.unary = !def.requestStream && !def.responseStream;
+    this.unaryResponse = !def.responseStream;
+    this.path = def.path;
+  }
+
+  // ---- the call as the layer above sees it ----
+
+  start(metadata: Metadata, listener?: Partial<Listener>): void {
+    this.listener = listener ?? {};
+    this.metadata = metadata;
+    if (this.mesh.isReady) return this.route();
+    this.mesh.ready(this.opts.readyTimeoutMs ?? 10_000).then(
+      () => this.route(),
+      (e: unknown) => this.finish({ code: Status.UNAVAILABLE, details: `meshwork: ${e instanceof Error ? e.message : String(e)}`, metadata: new Metadata() }),
+    );
+  }
+
+  sendMessageWithContext(context: MessageContext, message: unknown): void {
+    if (this.finished) return;
+    // Streaming calls forward as they go once an attempt runs; unary ones keep the message for a replay.
+    if (!this.unary && this.current) return this.current.call.sendMessageWithContext(context, message);
+    this.messages.push({ context, message });
+    if (this.current && this.unary) this.current.call.sendMessageWithContext(context, message);
+  }
+
+  sendMessage(message: unknown): void {
+    this.sendMessageWithContext({}, message);
+  }
+
+  startRead(): void {
+    this.reading = true;
+    this.current?.call.startRead();
+  }
+
+  halfClose(): void {
+    this.halfClosed = true;
+    this.current?.call.halfClose();
+    this.flushMirrors();
+  }
+
+  cancelWithStatus(code: Status, details: string): void {
+    if (this.finished) return;
+    const attempt = this.current;
+    this.cancelled = true;
+    if (attempt && !attempt.done) {
+      // The attempt's own status (CANCELLED) ends the call through onAttemptStatus.
+      attempt.call.cancelWithStatus(code, details);
+      return;
+    }
+    this.finish({ code, details, metadata: new Metadata() });
+  }
+
+  getPeer(): string {
+    return this.current?.call.getPeer() ?? '';
+  }
+
+  getAuthContext(): ReturnType<InterceptingCallInterface['getAuthContext']> {
+    return this.current?.call.getAuthContext() ?? null;
+  }
+
+  // ---- routing ----
+
+  private route(): void {
+    if (this.finished) return;
+    const mesh = this.mesh;
+    const headers = headersOf(this.metadata);
+    headers['content-type'] ??= 'application/grpc';
+    let decision: OutboundDecision;
+    try {
+      decision = mesh.decide({ method: 'POST', scheme: 'http', authority: this.authority, port: this.port, target: this.path, headers });
+    } catch (e) {
+      return this.finish({ code: Status.INTERNAL, details: `meshwork: ${e instanceof Error ? e.message : String(e)}`, metadata: new Metadata() });
+    }
+    this.decision = decision;
+    if (decision.action === 'passthrough') {
+      // Not a mesh name: grpc-js's own resolution is the right tool; this channel has none.
+      return this.local(503, `no mesh service for ${this.authority} (a meshwork: channel only reaches mesh services; use a plain target for other hosts)`, ['NR'], Status.UNAVAILABLE);
+    }
+    const reply = routeLocalReply(decision);
+    if (reply) return this.local(reply.status, reply.body, reply.flags);
+    // Faults come before the router: an aborted call is never retried, a delay does not count
+    // against the route timeout.
+    const fault = sampleFault(decision.fault, mesh.random);
+    if (fault.delayMs !== null) {
+      this.flags.push('DI');
+      setTimeout(() => {
+        if (!this.finished) this.afterDelay(headers, fault.abort);
+      }, fault.delayMs);
+      return;
+    }
+    this.afterDelay(headers, fault.abort);
+  }
+
+  private afterDelay(headers: Record<string, string>, abort: ReturnType<typeof sampleFault>['abort']): void {
+    const decision = this.decision!;
+    if (abort) return this.local(abort.httpStatus ?? 503, LOCAL_REPLY.faultAbort, ['FI'], abort.grpcStatus ?? undefined);
+    const dests = decision.destinations;
+    const dest = dests.length === 1 ? dests[0]! : dests[pickWeighted(dests, this.mesh.random())]!;
+    this.dest = dest;
+    const missing = destinationLocalReply(dest);
+    if (missing) return this.local(missing.status, missing.body, missing.flags);
+    const cluster = this.mesh.cluster(dest);
+    this.cluster = cluster;
+    if (cluster.passthrough) return this.local(503, `${cluster.key} forwards to the original destination, which a meshwork: channel cannot reach`, ['NR'], Status.UNAVAILABLE);
+    this.retry = this.unary && decision.retries ? compileRetry(decision.retries) : null;
+    this.maxAttempts = 1 + (this.retry ? this.retry.attempts : 0);
+    const upstream = upstreamRequestHeaders(headers, decision, dest);
+    this.upstreamMetadata = metadataWith(this.metadata, headers, upstream);
+    const authority = upstreamAuthority(decision, dest, this.authority);
+    if (authority !== this.authority) this.callHost = authority;
+    this.avoidPrevious = avoidPreviousHosts(decision.retries?.retryIgnorePreviousHosts, dests.length === 1, cluster.policy.loadBalancer.kind === 'consistentHash');
+    this.hashKey = hashKeyFor(cluster.policy.loadBalancer, firstValues(upstream), this.path).key;
+    // The route timeout covers every attempt; the caller's deadline (grpc-timeout) caps it, as
+    // Istio's max_grpc_timeout does; a deadline propagated from an inbound request caps both.
+    const timeout = effectiveTimeoutMs(decision.timeoutMs, remainingBudget());
+    this.deadline = Math.min(deadlineMs(this.callOptions.deadline), timeout === null ? Infinity : Date.now() + timeout);
+    if (this.deadline !== Infinity) {
+      this.routeTimer = setTimeout(() => this.routeTimeout(), Math.max(0, this.deadline - Date.now()));
+      this.routeTimer.unref?.();
+    }
+    this.mirror(decision);
+    this.nextAttempt();
+  }
+
+  /** The route deadline passed (between attempts, or before grpc-js's own timer on the attempt). */
+  private routeTimeout(): void {
+    if (this.finished) return;
+    if (!this.flags.includes('UT')) this.flags.push('UT');
+    const attempt = this.current;
+    if (attempt && !attempt.done && this.committed) {
+      // The response already started: it ends with the attempt's own status.
+      attempt.call.cancelWithStatus(Status.DEADLINE_EXCEEDED, 'upstream request timeout');
+      return;
+    }
+    this.finish({ code: Status.DEADLINE_EXCEEDED, details: 'upstream request timeout', metadata: new Metadata() });
+  }
+
+  private mirror(decision: OutboundDecision): void {
+    if (!this.unary || decision.mirrors.length === 0) return;
+    for (const m of sampleMirrors(decision.mirrors, this.mesh.random)) {
+      // Fire and forget: a mirror never delays or fails the call. Envoy adds -shadow to the authority.
+      try {
+        if (m.destination.missing) continue;
+        const c = this.mesh.cluster(m.destination);
+        const ep = c.pick({ random: this.mesh.random, now: this.mesh.now() });
+        if (!ep) continue;
+        const md = this.upstreamMetadata!.clone();
+        md.set(ENDPOINT_METADATA_KEY, ep.key);
+        const authority = this.callHost ?? this.authority;
+        const { host, port } = splitAuthority(authority);
+        const call = this.nextCall({ ...this.callOptions, host: authority.includes(':') ? `${host}-shadow:${port}` : `${host}-shadow`, deadline: this.deadline === Infinity ? undefined : this.deadline });
+        call.start(md, { onReceiveMetadata() {}, onReceiveMessage() {}, onReceiveStatus() {} });
+        // The message arrives after start for unary calls: send it when it does.
+        this.pendingMirrors.push(call);
+      } catch {
+        /* a mirror failure is never the caller's problem */
+      }
+    }
+  }
+  private readonly pendingMirrors: InterceptingCallInterface[] = [];
+
+  private flushMirrors(): void {
+    if (this.pendingMirrors.length === 0 || !this.halfClosed) return;
+    for (const call of this.pendingMirrors.splice(0)) {
+      try {
+        for (const m of this.messages) call.sendMessageWithContext({}, m.message);
+        call.halfClose();
+      } catch {
+        /* ignored, as above */
+      }
+    }
+  }
+
+  // ---- attempts ----
+
+  private nextAttempt(): void {
+    if (this.finished) return;
+    const cluster = this.cluster!;
+    this.attempts++;
+    const exclude = this.avoidPrevious && this.tried !== undefined ? this.tried : undefined;
+    const ep = cluster.pick({ hashKey: this.hashKey, random: this.mesh.random, now: cluster.policy.warmup ? this.mesh.now() : 0, exclude });
+    if (!ep) return this.local(503, LOCAL_REPLY.noHealthyUpstream, ['UH']);
+    const admission = cluster.admit();
+    if (admission === 'overflow') {
+      this.mesh.telemetry?.recordPoolOverflow(cluster.key);
+      return this.local(503, LOCAL_REPLY.overflow, ['UO']);
+    }
+    if (this.maxAttempts > 1) (this.tried ??= new Set()).add(ep);
+    if (admission.ready) {
+      admission.ready.then(() => {
+        if (this.finished) admission.release();
+        else this.send(ep, admission.release);
+      });
+    } else this.send(ep, admission.release);
+  }
+
+  private send(ep: EndpointState, release: () => void): void {
+    const md = this.upstreamMetadata!.clone();
+    md.set(ENDPOINT_METADATA_KEY, ep.key);
+    md.set('x-envoy-attempt-count', String(this.attempts));
+    const perTry = this.retry?.perTryTimeoutMs ?? null;
+    const perTryDeadline = perTry !== null && Date.now() + perTry < this.deadline ? Date.now() + perTry : undefined;
+    const deadline = perTryDeadline ?? this.deadline;
+    const options: InterceptorOptions = { ...this.callOptions, deadline: deadline === Infinity ? undefined : deadline };
+    if (this.callHost !== undefined) options.host = this.callHost;
+    ep.active++;
+    let call: InterceptingCallInterface;
+    try {
+      call = this.nextCall(options);
+    } catch (e) {
+      ep.active--;
+      release();
+      return this.finish({ code: Status.INTERNAL, details: `meshwork: ${e instanceof Error ? e.message : String(e)}`, metadata: new Metadata() });
+    }
+    const attempt: Attempt = { call, ep, release, perTryDeadline, done: false };
+    this.current = attempt;
+    call.start(md, {
+      onReceiveMetadata: (m: Metadata) => {
+        if (attempt.done || this.current !== attempt) return;
+        // Response headers: Envoy commits to this attempt (no retry after).
+        this.committed = true;
+        this.listener.onReceiveMetadata?.(m);
+      },
+      onReceiveMessage: (message: unknown) => {
+        if (attempt.done || this.current !== attempt) return;
+        if (this.unaryResponse) {
+          // grpc-js hands unary calls a null message before a failed status: held until the status says whether it goes up.
+          this.heldMessage = { value: message };
+          return;
+        }
+        this.committed = true;
+        this.listener.onReceiveMessage?.(message);
+      },
+      onReceiveStatus: (s: StatusObject) => this.onAttemptStatus(attempt, s),
+    });
+    for (const m of this.messages) call.sendMessageWithContext(this.attempts === 1 ? m.context : {}, m.message);
+    if (this.halfClosed) call.halfClose();
+    if (this.reading) call.startRead();
+    this.flushMirrors();
+  }
+
+  private releaseAttempt(a: Attempt): void {
+    a.ep.active--;
+    a.release();
+  }
+
+  private onAttemptStatus(attempt: Attempt, s: StatusObject): void {
+    if (attempt.done) return;
+    attempt.done = true;
+    this.releaseAttempt(attempt);
+    if (this.finished) return;
+    const cluster = this.cluster!;
+    const outcome = this.outcomeOf(attempt, s);
+    // A call the caller cancelled says nothing about the endpoint.
+    if (!this.cancelled) cluster.outlier?.recordOutcome(attempt.ep, outcome, this.mesh.now());
+    const held = this.heldMessage;
+    this.heldMessage = undefined;
+    if (s.code === Status.DEADLINE_EXCEEDED && attempt.perTryDeadline === undefined && Date.now() >= this.deadline - 5 && !this.flags.includes('UT')) this.flags.push('UT');
+    if (!this.committed && !this.cancelled && this.attempts < this.maxAttempts && this.retry?.retriable(outcome) && Date.now() < this.deadline && cluster.tryStartRetry()) {
+      this.backoffTimer = setTimeout(() => {
+        this.backoffTimer = undefined;
+        cluster.endRetry();
+        this.nextAttempt();
+      }, backoffMs(this.retry, this.attempts, this.mesh.random));
+      return;
+    }
+    if (this.attempts > 1 && !this.committed && this.retry?.retriable(outcome)) this.flags.push('URX');
+    let status = s;
+    if (outcome.kind === 'failure') {
+      // What Envoy answers when the last attempt failed without a response.
+      const r = failureReply(outcome, this.attempts > 1);
+      this.flags.push(...r.flags.filter((f) => !this.flags.includes(f)));
+      // A per-try timeout on the last attempt is the caller's deadline as far as gRPC goes.
+      status = r.status === 504 ? { code: Status.DEADLINE_EXCEEDED, details: r.body, metadata: s.metadata } : localStatus(r.status, r.body);
+    }
+    if (held && status.code === Status.OK) this.listener.onReceiveMessage?.(held.value);
+    this.finish(status);
+  }
+
+  private outcomeOf(attempt: Attempt, s: StatusObject): AttemptOutcome {
+    if (s.metadata.get(CONNECT_FAILURE_METADATA_KEY).length > 0) {
+      s.metadata.remove(CONNECT_FAILURE_METADATA_KEY);
+      return { kind: 'failure', reason: 'connect-failure', beforeRequestSent: true, transportFailure: s.details };
+    }
+    if (s.code === Status.DEADLINE_EXCEEDED && attempt.perTryDeadline !== undefined && Date.now() >= attempt.perTryDeadline - 5) return { kind: 'failure', reason: 'timeout', beforeRequestSent: false };
+    // A status from the server (or grpc-js's reading of a broken stream) is Envoy's response with grpc-status.
+    return { kind: 'response', status: 200, grpcStatus: s.code };
+  }
+
+  // ---- ending ----
+
+  private local(httpStatus: number, body: string, flags: ResponseFlag[], grpcStatus?: number | string): void {
+    this.flags.push(...flags);
+    this.finish(localStatus(httpStatus, body, grpcStatus));
+  }
+
+  private finish(status: StatusObject): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.routeTimer) clearTimeout(this.routeTimer);
+    if (this.backoffTimer) {
+      clearTimeout(this.backoffTimer);
+      this.cluster?.endRetry();
+    }
+    const attempt = this.current;
+    if (attempt && !attempt.done) {
+      attempt.done = true;
+      this.releaseAttempt(attempt);
+      attempt.call.cancelWithStatus(Status.CANCELLED, 'meshwork: call ended');
+    }
+    const onEnd = this.opts.onCallEnd;
+    // The listener runs on a later tick when the call never reached the network (as grpc-js does for local failures).
+    const deliver = () => {
+      this.listener.onReceiveStatus?.(status);
+      if (onEnd) {
+        try {
+          onEnd({ method: this.path, code: status.code, details: status.details, flags: this.flags, attempts: this.attempts, cluster: this.cluster?.key, upstream: attempt?.ep.key, durationMs: performance.now() - this.startMs });
+        } catch {
+          /* an observer never breaks the call */
+        }
+      }
+    };
+    if (attempt) deliver();
+    else process.nextTick(deliver);
+  }
+}
