@@ -13,16 +13,27 @@
  */
 import { connectivityState as ConnectivityState, Metadata, status as Status, experimental, type ChannelOptions } from '@grpc/grpc-js';
 import type { Mesh } from '@meshwork/core';
+import { HOST_SUBCHANNEL_OPTION, TLS_SUBCHANNEL_OPTION } from './credentials.js';
 
 export const SCHEME = 'meshwork';
 export const LB_POLICY_NAME = 'meshwork_endpoint';
-/** Internal per-attempt metadata naming the chosen endpoint (`address:port`); removed in the picker. */
+/**
+ * Internal per-attempt metadata naming the chosen endpoint and how to connect to it:
+ * `<tls decision id> <destination host> <address:port>`; removed in the picker.
+ */
 export const ENDPOINT_METADATA_KEY = 'x-meshwork-endpoint';
+
+/** The value of the endpoint entry for an attempt. */
+export function endpointChoice(tlsId: number, host: string, endpointKey: string): string {
+  return `${tlsId} ${host} ${endpointKey}`;
+}
 /** Marks a call that failed because its endpoint could not be connected to (set by the picker). */
 export const CONNECT_FAILURE_METADATA_KEY = 'x-meshwork-connect-failure';
 /** Channel option naming the Mesh of a channel (an id into the table below: channel options must stay plain values). */
 export const MESH_CHANNEL_OPTION = 'grpc.meshwork.mesh_id';
-const MESH_ATTRIBUTE = 'meshwork.mesh';
+// Resolver attributes become channel and subchannel options; under this prefix grpc-js leaves
+// them out of the subchannel options (an object there would make every update a new connection).
+const MESH_ATTRIBUTE = `${experimental.SUBCHANNEL_ARGS_EXCLUDE_KEY_PREFIX}.meshwork.mesh`;
 
 // Channel options are compared and copied by grpc-js, so they carry an id, not the Mesh.
 const meshes = new Map<number, WeakRef<Mesh>>();
@@ -56,6 +67,8 @@ class MeshResolver implements experimental.Resolver {
   ) {}
 
   updateResolution(): void {
+    // A channel that went idle destroys its resolver and later asks the same one again.
+    this.destroyed = false;
     // Asynchronously, as resolvers must: the channel is still setting up when it asks.
     process.nextTick(() => {
       if (this.destroyed) return;
@@ -141,20 +154,28 @@ class MeshLoadBalancer implements experimental.LoadBalancer {
 
   destroy(): void {
     this.removal?.dispose();
-    for (const key of [...this.entries.keys()]) this.drop(key);
+    for (const e of this.entries.values()) {
+      e.subchannel.removeConnectivityStateListener(e.listener);
+      e.subchannel.unref();
+    }
+    this.entries.clear();
   }
 
   getTypeName(): string {
     return LB_POLICY_NAME;
   }
 
-  /** The subchannel state for an endpoint, connecting on first use. */
-  entry(key: string): Entry | undefined {
-    const hit = this.entries.get(key);
+  /**
+   * The subchannel for an endpoint choice (endpointChoice), connecting on first use. One per
+   * endpoint and TLS decision: an endpoint that starts taking mTLS gets a new connection.
+   */
+  entry(choice: string): Entry | undefined {
+    const hit = this.entries.get(choice);
     if (hit) return hit;
-    const address = parseEndpoint(key);
+    const [tlsId, host, key] = choice.split(' ');
+    const address = key ? parseEndpoint(key) : undefined;
     if (!address) return undefined;
-    const subchannel = this.helper.createSubchannel(address, {});
+    const subchannel = this.helper.createSubchannel(address, { [TLS_SUBCHANNEL_OPTION]: Number(tlsId), [HOST_SUBCHANNEL_OPTION]: host ?? '' });
     const entry: Entry = {
       subchannel,
       state: subchannel.getConnectivityState(),
@@ -169,16 +190,18 @@ class MeshLoadBalancer implements experimental.LoadBalancer {
     };
     subchannel.addConnectivityStateListener(entry.listener);
     subchannel.ref();
-    this.entries.set(key, entry);
+    this.entries.set(choice, entry);
     return entry;
   }
 
-  private drop(key: string): void {
-    const e = this.entries.get(key);
-    if (!e) return;
-    this.entries.delete(key);
-    e.subchannel.removeConnectivityStateListener(e.listener);
-    e.subchannel.unref();
+  /** Closes the subchannels of an endpoint (`address:port`), whatever their TLS. */
+  private drop(endpointKey: string): void {
+    for (const [choice, e] of this.entries) {
+      if (!choice.endsWith(` ${endpointKey}`)) continue;
+      this.entries.delete(choice);
+      e.subchannel.removeConnectivityStateListener(e.listener);
+      e.subchannel.unref();
+    }
   }
 
   /** Publishes a fresh picker (the channel re-runs queued picks), at most once per tick. */

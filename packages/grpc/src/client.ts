@@ -23,7 +23,8 @@ import {
   type HeaderMap, type OutboundDecision, type RouteDestination,
 } from '@meshwork/policy';
 import { backoffMs, compileRetry, failureReply, hashKeyFor, remainingBudget, type AttemptOutcome, type Cluster, type CompiledRetry, type EndpointState, type Mesh, type ResponseFlag } from '@meshwork/core';
-import { CONNECT_FAILURE_METADATA_KEY, ENDPOINT_METADATA_KEY } from './balancer.js';
+import { CONNECT_FAILURE_METADATA_KEY, ENDPOINT_METADATA_KEY, endpointChoice } from './balancer.js';
+import { tlsDecisionId } from './credentials.js';
 
 /** What a finished call did, for `onCallEnd` (tests, logs). */
 export interface GrpcCallInfo {
@@ -311,7 +312,7 @@ class MeshCall implements InterceptingCallInterface {
         const ep = c.pick({ random: this.mesh.random, now: this.mesh.now() });
         if (!ep) continue;
         const md = this.upstreamMetadata!.clone();
-        md.set(ENDPOINT_METADATA_KEY, ep.key);
+        md.set(ENDPOINT_METADATA_KEY, endpointChoice(tlsDecisionId(c.tlsFor(ep)), c.host, ep.key));
         const authority = this.callHost ?? this.authority;
         const { host, port } = splitAuthority(authority);
         const call = this.nextCall({ ...this.callOptions, host: authority.includes(':') ? `${host}-shadow:${port}` : `${host}-shadow`, deadline: this.deadline === Infinity ? undefined : this.deadline });
@@ -361,8 +362,9 @@ class MeshCall implements InterceptingCallInterface {
   }
 
   private send(ep: EndpointState, release: () => void): void {
+    const cluster = this.cluster!;
     const md = this.upstreamMetadata!.clone();
-    md.set(ENDPOINT_METADATA_KEY, ep.key);
+    md.set(ENDPOINT_METADATA_KEY, endpointChoice(tlsDecisionId(cluster.tlsFor(ep)), cluster.host, ep.key));
     md.set('x-envoy-attempt-count', String(this.attempts));
     const perTry = this.retry?.perTryTimeoutMs ?? null;
     const perTryDeadline = perTry !== null && Date.now() + perTry < this.deadline ? Date.now() + perTry : undefined;

@@ -6,13 +6,17 @@
  * const client = createMeshClient(EchoClient, 'echo.default:9090', { mesh });
  * client.say({ text: 'hi' }, (err, reply) => { ... });
  */
-import { credentials as grpcCredentials, type ChannelCredentials, type ChannelOptions, type ClientOptions } from '@grpc/grpc-js';
+import type { ChannelCredentials, ChannelOptions, ClientOptions } from '@grpc/grpc-js';
 import type { Mesh } from '@meshwork/core';
 import { MESH_CHANNEL_OPTION, SCHEME, meshId, registerMeshwork } from './balancer.js';
 import { meshInterceptor, splitAuthority, type MeshInterceptorOptions } from './client.js';
+import { MeshChannelCredentials } from './credentials.js';
 
 export { registerMeshwork, SCHEME, LB_POLICY_NAME, MESH_CHANNEL_OPTION } from './balancer.js';
 export { meshInterceptor, splitAuthority, type GrpcCallInfo, type MeshInterceptorOptions } from './client.js';
+export { MeshChannelCredentials } from './credentials.js';
+export { MeshGrpcServer, meshServerInterceptor, type MeshGrpcServerOptions } from './server.js';
+export { meshworkOf, type MeshworkContext } from '@meshwork/server';
 
 /** `reviews.default:9080` or `meshwork:///reviews.default:9080` → the authority and the channel target. */
 export function meshTarget(target: string): { authority: string; target: string } {
@@ -44,13 +48,20 @@ export function meshChannelOptions(target: string, options: MeshChannelOptions):
       [MESH_CHANNEL_OPTION]: meshId(mesh),
       // Each channel balances over its own subchannels (a shared pool would mix meshes).
       'grpc.use_local_subchannel_pool': 1,
+      // With https_proxy / grpc_proxy set, grpc-js would send the channel through the proxy
+      // and bypass the mesh's resolver: mesh traffic goes straight to the endpoints, as from a sidecar.
+      'grpc.enable_http_proxy': 0,
       interceptors: [meshInterceptor(mesh, t.authority, interceptorOptions), ...(user.interceptors ?? [])],
     },
   };
 }
 
 export interface CreateMeshClientOptions extends MeshChannelOptions {
-  /** Default: insecure (plaintext) channel credentials. */
+  /**
+   * Default: the mesh's own (`new MeshChannelCredentials(mesh)`): mTLS with the workload
+   * certificate and secure naming, TLS origination or plaintext per endpoint, as the
+   * DestinationRule and auto-mTLS decide. Other credentials replace that decision.
+   */
   credentials?: ChannelCredentials | undefined;
 }
 
@@ -61,5 +72,5 @@ export type ClientConstructor<C> = new (address: string, credentials: ChannelCre
 export function createMeshClient<C>(Ctor: ClientConstructor<C>, target: string, options: CreateMeshClientOptions): C {
   const { credentials, ...rest } = options;
   const c = meshChannelOptions(target, rest);
-  return new Ctor(c.target, credentials ?? grpcCredentials.createInsecure(), c.options);
+  return new Ctor(c.target, credentials ?? new MeshChannelCredentials(rest.mesh), c.options);
 }

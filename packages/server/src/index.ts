@@ -3,8 +3,8 @@
  * plaintext (PeerAuthentication), the peer's SPIFFE identity, RequestAuthentication (JWT)
  * and AuthorizationPolicy, from the same Istio YAML as the client side.
  */
-export { meshworkOf, type MeshworkContext } from './context.js';
+export { meshworkOf, setMeshwork, type MeshworkContext } from './context.js';
 export { Inbound, assertInboundOptions, createInbound, type InboundOptions, type InboundEvent, type InboundRequestLike, type InboundVerdict } from './inbound.js';
 export { runInbound, runPipeline, writeNodeReply, type ReplyWriter } from './http.js';
-export { MeshServer, createMeshServer, type MeshServerOptions } from './listener.js';
+export { MeshListener, MeshServer, createMeshServer, type MeshListenerOptions, type MeshServerOptions } from './listener.js';
 export { JwtAuthenticator, type JwtAuthenticatorOptions } from './jwt.js';
