@@ -127,6 +127,7 @@ class MeshLoadBalancer implements experimental.LoadBalancer {
   private mesh: Mesh | undefined;
   private removal: { dispose(): void } | undefined;
   private publishQueued = false;
+  private published = false;
 
   constructor(private readonly helper: experimental.ChannelControlHelper) {}
 
@@ -145,7 +146,9 @@ class MeshLoadBalancer implements experimental.LoadBalancer {
   }
 
   exitIdle(): void {
-    this.publish();
+    // grpc-js calls this for every call (InternalChannel.getConfig): a picker once is enough,
+    // a new one per call would cost the channel a state update and a re-pick each time.
+    if (!this.published) this.publish();
   }
 
   resetBackoff(): void {
@@ -210,6 +213,7 @@ class MeshLoadBalancer implements experimental.LoadBalancer {
     this.publishQueued = true;
     process.nextTick(() => {
       this.publishQueued = false;
+      this.published = true;
       this.helper.updateState(ConnectivityState.READY, new MeshPicker(this), null);
     });
   }

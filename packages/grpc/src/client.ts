@@ -68,13 +68,16 @@ export function meshInterceptor(mesh: Mesh, authority: string, options: MeshInte
 
 /** Metadata → the header map the policy engine reads (text entries; binary ones are not matchable in Istio either). */
 function headersOf(md: Metadata): Record<string, string> {
-  const out: Record<string, string> = {};
   const map = md.getMap();
   for (const k in map) {
-    const v = map[k];
-    if (typeof v === 'string') out[k] = v;
+    if (typeof map[k] !== 'string') {
+      // A -bin entry (rare): leave binary values out.
+      const out: Record<string, string> = {};
+      for (const j in map) if (typeof map[j] === 'string') out[j] = map[j] as string;
+      return out;
+    }
   }
-  return out;
+  return map as Record<string, string>;
 }
 
 /** Applies what header operations changed to a copy of the metadata (binary entries kept as they are). */
@@ -114,13 +117,26 @@ function localStatus(httpStatus: number, body: string, grpcStatus?: number | str
   return { code: Number(r.headers['grpc-status']), details: body, metadata: new Metadata() };
 }
 
-interface Attempt {
-  readonly call: InterceptingCallInterface;
-  readonly ep: EndpointState;
-  readonly release: () => void;
-  /** The attempt's deadline (ms since the epoch) when the per-try timeout set it below the route's. */
-  readonly perTryDeadline: number | undefined;
-  done: boolean;
+/** One upstream try, and the listener of its call (one object per attempt, no closures). */
+class Attempt {
+  call!: InterceptingCallInterface;
+  done = false;
+  constructor(
+    private readonly owner: MeshCall,
+    readonly ep: EndpointState,
+    readonly release: () => void,
+    /** The attempt's deadline (ms since the epoch) when the per-try timeout set it below the route's. */
+    readonly perTryDeadline: number | undefined,
+  ) {}
+  onReceiveMetadata(m: Metadata): void {
+    this.owner.attemptMetadata(this, m);
+  }
+  onReceiveMessage(message: unknown): void {
+    this.owner.attemptMessage(this, message);
+  }
+  onReceiveStatus(s: StatusObject): void {
+    this.owner.onAttemptStatus(this, s);
+  }
 }
 
 class MeshCall implements InterceptingCallInterface {
@@ -273,6 +289,7 @@ class MeshCall implements InterceptingCallInterface {
     this.maxAttempts = 1 + (this.retry ? this.retry.attempts : 0);
     const upstream = upstreamRequestHeaders(headers, decision, dest);
     this.upstreamMetadata = metadataWith(this.metadata, headers, upstream);
+    if (this.upstreamMetadata === this.metadata) this.upstreamMetadata = this.metadata.clone();
     const authority = upstreamAuthority(decision, dest, this.authority);
     if (authority !== this.authority) this.callHost = authority;
     this.avoidPrevious = avoidPreviousHosts(decision.retries?.retryIgnorePreviousHosts, dests.length === 1, cluster.policy.loadBalancer.kind === 'consistentHash');
@@ -318,16 +335,16 @@ class MeshCall implements InterceptingCallInterface {
         const call = this.nextCall({ ...this.callOptions, host: authority.includes(':') ? `${host}-shadow:${port}` : `${host}-shadow`, deadline: this.deadline === Infinity ? undefined : this.deadline });
         call.start(md, { onReceiveMetadata() {}, onReceiveMessage() {}, onReceiveStatus() {} });
         // The message arrives after start for unary calls: send it when it does.
-        this.pendingMirrors.push(call);
+        (this.pendingMirrors ??= []).push(call);
       } catch {
         /* a mirror failure is never the caller's problem */
       }
     }
   }
-  private readonly pendingMirrors: InterceptingCallInterface[] = [];
+  private pendingMirrors: InterceptingCallInterface[] | undefined;
 
   private flushMirrors(): void {
-    if (this.pendingMirrors.length === 0 || !this.halfClosed) return;
+    if (this.pendingMirrors === undefined || this.pendingMirrors.length === 0 || !this.halfClosed) return;
     for (const call of this.pendingMirrors.splice(0)) {
       try {
         for (const m of this.messages) call.sendMessageWithContext({}, m.message);
@@ -363,14 +380,20 @@ class MeshCall implements InterceptingCallInterface {
 
   private send(ep: EndpointState, release: () => void): void {
     const cluster = this.cluster!;
-    const md = this.upstreamMetadata!.clone();
+    // One copy of the caller's metadata per call (made in afterDelay), rewritten per attempt:
+    // grpc-js copies it again for each pick, and the picker strips the endpoint from that copy.
+    const md = this.upstreamMetadata!;
     md.set(ENDPOINT_METADATA_KEY, endpointChoice(tlsDecisionId(cluster.tlsFor(ep)), cluster.host, ep.key));
     md.set('x-envoy-attempt-count', String(this.attempts));
     const perTry = this.retry?.perTryTimeoutMs ?? null;
     const perTryDeadline = perTry !== null && Date.now() + perTry < this.deadline ? Date.now() + perTry : undefined;
     const deadline = perTryDeadline ?? this.deadline;
-    const options: InterceptorOptions = { ...this.callOptions, deadline: deadline === Infinity ? undefined : deadline };
-    if (this.callHost !== undefined) options.host = this.callHost;
+    // The caller's options as they are unless the mesh changes the deadline or the authority.
+    let options = this.callOptions;
+    if (deadline !== deadlineMs(options.deadline) || this.callHost !== undefined) {
+      options = { ...options, deadline: deadline === Infinity ? undefined : deadline };
+      if (this.callHost !== undefined) options.host = this.callHost;
+    }
     ep.active++;
     let call: InterceptingCallInterface;
     try {
@@ -380,31 +403,32 @@ class MeshCall implements InterceptingCallInterface {
       release();
       return this.finish({ code: Status.INTERNAL, details: `meshwork: ${e instanceof Error ? e.message : String(e)}`, metadata: new Metadata() });
     }
-    const attempt: Attempt = { call, ep, release, perTryDeadline, done: false };
+    const attempt = new Attempt(this, ep, release, perTryDeadline);
+    attempt.call = call;
     this.current = attempt;
-    call.start(md, {
-      onReceiveMetadata: (m: Metadata) => {
-        if (attempt.done || this.current !== attempt) return;
-        // Response headers: Envoy commits to this attempt (no retry after).
-        this.committed = true;
-        this.listener.onReceiveMetadata?.(m);
-      },
-      onReceiveMessage: (message: unknown) => {
-        if (attempt.done || this.current !== attempt) return;
-        if (this.unaryResponse) {
-          // grpc-js hands unary calls a null message before a failed status: held until the status says whether it goes up.
-          this.heldMessage = { value: message };
-          return;
-        }
-        this.committed = true;
-        this.listener.onReceiveMessage?.(message);
-      },
-      onReceiveStatus: (s: StatusObject) => this.onAttemptStatus(attempt, s),
-    });
+    call.start(md, attempt);
     for (const m of this.messages) call.sendMessageWithContext(this.attempts === 1 ? m.context : {}, m.message);
     if (this.halfClosed) call.halfClose();
     if (this.reading) call.startRead();
     this.flushMirrors();
+  }
+
+  attemptMetadata(attempt: Attempt, m: Metadata): void {
+    if (attempt.done || this.current !== attempt) return;
+    // Response headers: Envoy commits to this attempt (no retry after).
+    this.committed = true;
+    this.listener.onReceiveMetadata?.(m);
+  }
+
+  attemptMessage(attempt: Attempt, message: unknown): void {
+    if (attempt.done || this.current !== attempt) return;
+    if (this.unaryResponse) {
+      // grpc-js hands unary calls a null message before a failed status: held until the status says whether it goes up.
+      this.heldMessage = { value: message };
+      return;
+    }
+    this.committed = true;
+    this.listener.onReceiveMessage?.(message);
   }
 
   private releaseAttempt(a: Attempt): void {
@@ -412,7 +436,7 @@ class MeshCall implements InterceptingCallInterface {
     a.release();
   }
 
-  private onAttemptStatus(attempt: Attempt, s: StatusObject): void {
+  onAttemptStatus(attempt: Attempt, s: StatusObject): void {
     if (attempt.done) return;
     attempt.done = true;
     this.releaseAttempt(attempt);

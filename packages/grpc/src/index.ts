@@ -51,6 +51,9 @@ export function meshChannelOptions(target: string, options: MeshChannelOptions):
       // With https_proxy / grpc_proxy set, grpc-js would send the channel through the proxy
       // and bypass the mesh's resolver: mesh traffic goes straight to the endpoints, as from a sidecar.
       'grpc.enable_http_proxy': 0,
+      // Retries are the mesh's (Istio's policy, per attempt on another endpoint); grpc-js's own
+      // retry layer would only buffer every call for nothing (about 10 us a call, measured).
+      'grpc.enable_retries': 0,
       interceptors: [meshInterceptor(mesh, t.authority, interceptorOptions), ...(user.interceptors ?? [])],
     },
   };

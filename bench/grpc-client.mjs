@@ -1,0 +1,99 @@
+// One measured client of the gRPC benchmark (grpc.mjs starts a fresh process per row): a bare
+// grpc-js channel to the upstream, or the same through @meshwork/grpc (a Mesh with the
+// upstream as a service, a VirtualService route with Istio's default retries, LEAST_REQUEST,
+// outlier detection; telemetry as configured). Closed loop at each concurrency; prints JSON.
+import * as grpc from '@grpc/grpc-js';
+import { performance } from 'node:perf_hooks';
+import { service } from './grpc-common.mjs';
+
+const cfg = JSON.parse(process.argv[2]);
+const Client = grpc.makeGenericClientConstructor(service, 'Echo');
+
+async function makeClient() {
+  if (cfg.path === 'bare') return new Client(`127.0.0.1:${cfg.port}`, grpc.credentials.createInsecure());
+  const { Mesh } = await import('@meshwork/core');
+  const { createMeshClient } = await import('@meshwork/grpc');
+  const mesh = new Mesh({
+    workload: { namespace: 'default', labels: { app: 'bench' } },
+    telemetry: cfg.path === 'mesh' ? undefined : false,
+    meshConfig: { extensionProviders: [{ name: 'prometheus', prometheus: {} }], defaultProviders: { metrics: ['prometheus'] } },
+    configYaml: `apiVersion: v1
+kind: Service
+metadata: {name: echo, namespace: default}
+spec: {selector: {app: echo}, ports: [{name: grpc, port: 9090}]}
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: echo-1, namespace: default}
+spec: {address: 127.0.0.1, ports: {grpc: ${cfg.port}}, labels: {app: echo, version: v1}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: echo, namespace: default}
+spec:
+  hosts: [echo]
+  http:
+  - match: [{uri: {prefix: /bench.Echo/}}]
+    route: [{destination: {host: echo, subset: v1}}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: echo, namespace: default}
+spec:
+  host: echo
+  trafficPolicy: {loadBalancer: {simple: LEAST_REQUEST}, outlierDetection: {}}
+  subsets: [{name: v1, labels: {version: v1}}]
+`,
+  });
+  return createMeshClient(Client, 'echo.default:9090', { mesh });
+}
+
+const BUCKETS = 50_000;
+const hist = new Uint32Array(BUCKETS);
+function p50(n) {
+  let seen = 0;
+  for (let i = 0; i < BUCKETS; i++) {
+    seen += hist[i];
+    if (seen >= Math.ceil(n / 2)) return i + 0.5;
+  }
+  return NaN;
+}
+
+async function load(client, concurrency, ms, record) {
+  hist.fill(0);
+  const payload = Buffer.from('0123456789abcdef0123456789abcdef');
+  let n = 0;
+  let errors = 0;
+  let firstError;
+  const end = performance.now() + ms;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const call = () => new Promise((resolve) => client.echo(payload, (err) => resolve(err)));
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (performance.now() < end) {
+      const s = performance.now();
+      const err = await call();
+      if (err) { errors++; firstError ??= `${err.code} ${err.details}`; }
+      n++;
+      if (record) {
+        const us = (performance.now() - s) * 1000;
+        if (us < BUCKETS) hist[Math.floor(us)]++;
+      }
+    }
+  }));
+  const elapsed = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  return { n, errors, firstError, rps: (n * 1000) / elapsed, cpuUs: (cpu.user + cpu.system) / n, p50: record ? p50(n) : undefined };
+}
+
+const client = await makeClient();
+await load(client, 32, cfg.warmupMs, false);
+const out = { status: 'ok', results: {} };
+for (const c of [1, 32]) {
+  await load(client, c, cfg.warmupMs / 4, false);
+  out.results[c] = await load(client, c, cfg.measureMs, true);
+  if (out.results[c].errors) { out.status = 'failed'; out.error = out.results[c].firstError; }
+}
+client.close();
+process.stdout.write(`${JSON.stringify(out)}\n`);
+process.exit(0);

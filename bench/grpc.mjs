@@ -1,0 +1,72 @@
+// gRPC benchmark (issue #8): meshed unary calls through @meshwork/grpc against a bare grpc-js
+// channel to the same upstream, side by side in one run. The upstream is a grpc-js server in
+// its own process; each (path, round) is a fresh client process; rounds alternate the paths so
+// drift of a shared machine hits all of them alike. Rows:
+//   bare        grpc-js channel -> upstream
+//   mesh        @meshwork/grpc (route, LEAST_REQUEST, outlier detection, default retries), metrics on
+//   mesh-notel  the same with telemetry: false
+// Prints throughput at concurrency 32, p50 at concurrency 1, client CPU per call, and the
+// issue's ratios (mesh / bare >= 0.90x at c=32; added p50 at c=1 <= 30 us).
+// Run: pnpm --filter @meshwork/bench run grpc [-- --rounds N] [--duration S]
+import { spawn } from 'node:child_process';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runJsonChild } from './child.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const argv = process.argv.slice(2).filter((a) => a !== '--');
+const num = (name, def) => {
+  const i = argv.indexOf(name);
+  if (i < 0) return def;
+  const v = Number(argv[i + 1]);
+  if (!Number.isFinite(v) || v <= 0) throw new Error(`${name} takes a positive number`);
+  return v;
+};
+const rounds = num('--rounds', 3);
+const measureMs = num('--duration', 3) * 1000;
+const warmupMs = 1000;
+const PATHS = ['bare', 'mesh', 'mesh-notel'];
+const median = (xs) => {
+  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
+};
+
+const state = { child: undefined };
+const upstream = spawn(process.execPath, ['grpc-server.mjs'], { cwd: here, stdio: ['ignore', 'pipe', 'inherit'] });
+const stop = () => { try { upstream.kill('SIGKILL'); } catch { /* gone */ } state.child?.kill('SIGKILL'); };
+process.on('SIGINT', () => { stop(); process.exit(130); });
+process.on('SIGTERM', () => { stop(); process.exit(143); });
+try {
+  const { port } = await new Promise((resolve, reject) => {
+    upstream.stdout.once('data', (d) => resolve(JSON.parse(String(d))));
+    upstream.once('exit', (c) => reject(new Error(`upstream exited ${c}`)));
+  });
+  const t0 = Date.now();
+  const runs = Object.fromEntries(PATHS.map((p) => [p, []]));
+  for (let r = 0; r < rounds; r++) {
+    for (const path of r % 2 ? [...PATHS].reverse() : PATHS) {
+      const out = await runJsonChild(process.execPath, ['grpc-client.mjs', JSON.stringify({ path, port, warmupMs, measureMs })], { cwd: here, state, timeoutMs: 120_000, label: path });
+      if (out.status !== 'ok') console.log(`  ${path} round ${r + 1}: ${out.status} (${out.error})`);
+      runs[path].push(out);
+      process.stdout.write('.');
+    }
+  }
+  console.log('\n\ngRPC unary calls, 32-byte messages, loopback, median of rounds (each a fresh client process):');
+  const med = (path, c, k) => median(runs[path].filter((o) => o.status === 'ok').map((o) => o.results[c][k]));
+  const roundsOf = (path, c, k, f = (x) => x.toFixed(0)) => runs[path].map((o) => (o.status === 'ok' ? f(o.results[c][k]) : 'x')).join(', ');
+  for (const p of PATHS) {
+    console.log(`  ${p.padEnd(11)} c=32 ${med(p, 32, 'rps').toFixed(0).padStart(7)} calls/s  CPU ${med(p, 32, 'cpuUs').toFixed(1).padStart(5)} us/call   c=1 p50 ${med(p, 1, 'p50').toFixed(0).padStart(4)} us   (c=32 rounds ${roundsOf(p, 32, 'rps')})`);
+  }
+  const ratio = (a) => median(runs[a].map((o, i) => (o.status === 'ok' && runs.bare[i]?.status === 'ok' ? o.results[32].rps / runs.bare[i].results[32].rps : NaN)));
+  const added = (a) => median(runs[a].map((o, i) => (o.status === 'ok' && runs.bare[i]?.status === 'ok' ? o.results[1].p50 - runs.bare[i].results[1].p50 : NaN)));
+  const verdict = (ok) => (ok ? 'meets target' : 'MISSES target');
+  console.log('\nratios (round by round against the bare row of the same round, then the median):');
+  console.log(`  throughput c=32, mesh (metrics on) / bare       ${ratio('mesh').toFixed(2)}x   target >= 0.90x  ${verdict(ratio('mesh') >= 0.9)}`);
+  console.log(`  throughput c=32, mesh (telemetry off) / bare    ${ratio('mesh-notel').toFixed(2)}x`);
+  console.log(`  added p50 c=1, mesh (metrics on) - bare         ${added('mesh').toFixed(0)} us    target <= 30 us  ${verdict(added('mesh') <= 30)}`);
+  console.log(`  added p50 c=1, mesh (telemetry off) - bare      ${added('mesh-notel').toFixed(0)} us`);
+  console.log(`  added client CPU/call c=32, mesh - bare         ${(med('mesh', 32, 'cpuUs') - med('bare', 32, 'cpuUs')).toFixed(1)} us`);
+  console.log(`run took ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+} finally {
+  stop();
+}
