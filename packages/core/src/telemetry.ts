@@ -61,6 +61,9 @@ export interface OutboundFacts {
   responseBytes: number;
   grpc: boolean;
   grpcStatus?: number | undefined;
+  /** gRPC messages sent and received (`istio_request_messages_total`, `istio_response_messages_total`). */
+  requestMessages?: number | undefined;
+  responseMessages?: number | undefined;
   service?: MeshService | undefined;
   /** `PassthroughCluster` (unknown host under ALLOW_ANY) or `BlackHoleCluster` (REGISTRY_ONLY). */
   passthrough?: string | undefined;
@@ -94,6 +97,9 @@ export interface InboundFacts {
   responseBytes: number;
   grpc: boolean;
   grpcStatus?: number | undefined;
+  /** gRPC messages received from the caller and sent back. */
+  requestMessages?: number | undefined;
+  responseMessages?: number | undefined;
   peer?: WorkloadMetadata | undefined;
   /** The caller's certificate URI SAN (`spiffe://...`) on mTLS. */
   peerPrincipal?: string | undefined;
@@ -443,7 +449,7 @@ export class MeshTelemetry {
    */
   private recordMetrics(
     reporter: 'source' | 'destination',
-    f: Pick<InboundFacts & OutboundFacts, 'mtls' | 'grpc' | 'status' | 'grpcStatus' | 'flags' | 'durationMs' | 'requestBytes' | 'responseBytes'>,
+    f: Pick<InboundFacts & OutboundFacts, 'mtls' | 'grpc' | 'status' | 'grpcStatus' | 'flags' | 'durationMs' | 'requestBytes' | 'responseBytes' | 'requestMessages' | 'responseMessages'>,
     peer: WorkloadMetadata | undefined,
     peerPrincipal: string | undefined,
     service: ServiceRef | undefined,
@@ -466,6 +472,8 @@ export class MeshTelemetry {
     e.durationMs = f.durationMs;
     e.requestBytes = f.requestBytes;
     e.responseBytes = f.responseBytes;
+    e.requestMessages = f.requestMessages;
+    e.responseMessages = f.responseMessages;
     e.attributes = undefined;
     try {
       this.metrics!.recordRequest(e);

@@ -22,7 +22,11 @@ import {
   LOCAL_REPLY, avoidPreviousHosts, destinationLocalReply, effectiveTimeoutMs, localReply, pickWeighted, routeLocalReply, sampleFault, sampleMirrors, upstreamAuthority, upstreamRequestHeaders,
   type HeaderMap, type OutboundDecision, type RouteDestination,
 } from '@meshwork/policy';
-import { backoffMs, compileRetry, failureReply, hashKeyFor, remainingBudget, type AttemptOutcome, type Cluster, type CompiledRetry, type EndpointState, type Mesh, type ResponseFlag } from '@meshwork/core';
+import { backoffMs, compileRetry, failureReply, hashKeyFor, remainingBudget, type AttemptOutcome, type Cluster, type CompiledRetry, type EndpointState, type Mesh, type MeshTelemetry, type ResponseFlag } from '@meshwork/core';
+import {
+  ALL_TRACE_FIELDS, PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER, REQUEST_ID_HEADER, TRACEPARENT_HEADER, X_B3_TRACE_ID, decodePeerMetadata, getRequestId, newRequestId, startClientSpan,
+  type HeaderBag, type SpanHandle, type WorkloadMetadata,
+} from '@meshwork/telemetry';
 import { CONNECT_FAILURE_METADATA_KEY, ENDPOINT_METADATA_KEY, endpointChoice } from './balancer.js';
 import { tlsDecisionId } from './credentials.js';
 
@@ -170,6 +174,21 @@ class MeshCall implements InterceptingCallInterface {
   private finished = false;
   private heldMessage: { value: unknown } | undefined;
   private readonly flags: ResponseFlag[] = [];
+  // ---- telemetry (untouched when the mesh's telemetry is off) ----
+  private readonly tel: MeshTelemetry | undefined;
+  private span: SpanHandle | undefined;
+  private requestId: string | undefined;
+  /** Headers telemetry writes: x-request-id, the trace context. */
+  private ownHeaders: HeaderBag | undefined;
+  /** The exchange headers went out: the destination is in the mesh. */
+  private exchange = false;
+  private peer: WorkloadMetadata | undefined;
+  private requestMessages = 0;
+  private responseMessages = 0;
+  private requestBytes = 0;
+  private responseBytes = 0;
+  private fromUpstream = false;
+  private transportFailure: string | undefined;
 
   constructor(
     private readonly mesh: Mesh,
@@ -181,6 +200,7 @@ class MeshCall implements InterceptingCallInterface {
     private readonly nextCall: (options: InterceptorOptions) => InterceptingCallInterface,
   ) {
     const def = callOptions.method_definition;
+    this.tel = mesh.telemetry;
     this.unary = !def.requestStream && !def.responseStream;
     this.unaryResponse = !def.responseStream;
     this.path = def.path;
@@ -200,6 +220,7 @@ class MeshCall implements InterceptingCallInterface {
 
   sendMessageWithContext(context: MessageContext, message: unknown): void {
     if (this.finished) return;
+    if (this.tel) this.countRequest(message);
     // Streaming calls forward as they go once an attempt runs; unary ones keep the message for a replay.
     if (!this.unary && this.current) return this.current.call.sendMessageWithContext(context, message);
     this.messages.push({ context, message });
@@ -255,6 +276,7 @@ class MeshCall implements InterceptingCallInterface {
       return this.finish({ code: Status.INTERNAL, details: `meshwork: ${e instanceof Error ? e.message : String(e)}`, metadata: new Metadata() });
     }
     this.decision = decision;
+    if (this.tel) this.startTelemetry(this.tel, decision, headers);
     if (decision.action === 'passthrough') {
       // Not a mesh name: grpc-js's own resolution is the right tool; this channel has none.
       return this.local(503, `no mesh service for ${this.authority} (a meshwork: channel only reaches mesh services; use a plain target for other hosts)`, ['NR'], Status.UNAVAILABLE);
@@ -290,6 +312,23 @@ class MeshCall implements InterceptingCallInterface {
     const upstream = upstreamRequestHeaders(headers, decision, dest);
     this.upstreamMetadata = metadataWith(this.metadata, headers, upstream);
     if (this.upstreamMetadata === this.metadata) this.upstreamMetadata = this.metadata.clone();
+    const t = this.tel;
+    if (t) {
+      const md = this.upstreamMetadata;
+      const own = this.ownHeaders!;
+      // Copied trace headers make way for the client span's (Envoy rewrites them).
+      if (own[TRACEPARENT_HEADER] !== undefined || own[X_B3_TRACE_ID] !== undefined) for (const f of ALL_TRACE_FIELDS) md.remove(f);
+      for (const k in own) md.set(k, own[k] as string);
+      // Who we are, to mesh destinations only (never to MESH_EXTERNAL services).
+      this.exchange = cluster.inMesh;
+      if (this.exchange) {
+        md.set(PEER_METADATA_ID_HEADER, t.peerMetadataId);
+        md.set(PEER_METADATA_HEADER, t.peerMetadata);
+      } else {
+        md.remove(PEER_METADATA_ID_HEADER);
+        md.remove(PEER_METADATA_HEADER);
+      }
+    }
     const authority = upstreamAuthority(decision, dest, this.authority);
     if (authority !== this.authority) this.callHost = authority;
     this.avoidPrevious = avoidPreviousHosts(decision.retries?.retryIgnorePreviousHosts, dests.length === 1, cluster.policy.loadBalancer.kind === 'consistentHash');
@@ -417,7 +456,67 @@ class MeshCall implements InterceptingCallInterface {
     if (attempt.done || this.current !== attempt) return;
     // Response headers: Envoy commits to this attempt (no retry after).
     this.committed = true;
+    if (this.tel) this.takePeerMetadata(m);
     this.listener.onReceiveMetadata?.(m);
+  }
+
+  /** The server's side of the exchange, read and taken out before the caller sees the metadata. */
+  private takePeerMetadata(m: Metadata): void {
+    if (!this.exchange) return;
+    const raw = m.get(PEER_METADATA_HEADER);
+    if (raw.length === 0 && m.get(PEER_METADATA_ID_HEADER).length === 0) return;
+    this.peer = decodePeerMetadata(raw.map(String));
+    m.remove(PEER_METADATA_HEADER);
+    m.remove(PEER_METADATA_ID_HEADER);
+  }
+
+  /** A request message: counted, and its size as the wire carries it (5-byte gRPC frame header and the encoded message). */
+  private countRequest(message: unknown): void {
+    this.requestMessages++;
+    if (this.tel!.metrics) this.requestBytes += this.sizeOf(message, 'request');
+  }
+
+  private countResponse(message: unknown): void {
+    this.responseMessages++;
+    if (this.tel!.metrics) this.responseBytes += this.sizeOf(message, 'response');
+  }
+
+  /**
+   * The interceptor sees messages before they are encoded (requests) and after they are decoded
+   * (responses), so their wire size is the method's own serializer's output: one more encoding
+   * of each message, paid only with metrics on.
+   */
+  private sizeOf(message: unknown, which: 'request' | 'response'): number {
+    if (message === null || message === undefined) return 0;
+    try {
+      if (message instanceof Uint8Array) return 5 + message.byteLength;
+      // Clients made from a service definition (proto-loader, makeGenericClientConstructor) carry both serializers.
+      const def = this.callOptions.method_definition as { requestSerialize: (m: unknown) => Buffer; responseSerialize?: (m: unknown) => Buffer };
+      const serialize = which === 'request' ? def.requestSerialize : def.responseSerialize;
+      return serialize ? 5 + serialize(message).length : 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  /**
+   * At route time: the request id (kept or made) and, with tracing, the client span and its trace
+   * headers, written into a small object of their own (the caller's metadata is read, never changed).
+   */
+  private startTelemetry(t: MeshTelemetry, decision: OutboundDecision, headers: Record<string, string>): void {
+    const bag: HeaderBag = {};
+    if (t.tracing) {
+      this.span = startClientSpan({
+        headers: bag, requestHeaders: headers, method: 'POST', operation: t.operation(decision.service, decision.host, this.port), tracing: t.clientTracing, sampling: t.clientSampling,
+        istioTags: t.istioTags, scheme: 'http', serverAddress: decision.host, serverPort: this.port, target: this.path,
+      });
+      this.requestId = this.span.requestId;
+    } else {
+      const given = headers[REQUEST_ID_HEADER];
+      this.requestId = given && given.length <= 256 ? given : (getRequestId() ?? newRequestId());
+      bag[REQUEST_ID_HEADER] = this.requestId;
+    }
+    this.ownHeaders = bag;
   }
 
   attemptMessage(attempt: Attempt, message: unknown): void {
@@ -428,6 +527,7 @@ class MeshCall implements InterceptingCallInterface {
       return;
     }
     this.committed = true;
+    if (this.tel) this.countResponse(message);
     this.listener.onReceiveMessage?.(message);
   }
 
@@ -465,7 +565,14 @@ class MeshCall implements InterceptingCallInterface {
       // A per-try timeout on the last attempt is the caller's deadline as far as gRPC goes.
       status = r.status === 504 ? { code: Status.DEADLINE_EXCEEDED, details: r.body, metadata: s.metadata } : localStatus(r.status, r.body);
     }
-    if (held && status.code === Status.OK) this.listener.onReceiveMessage?.(held.value);
+    if (outcome.kind === 'response') {
+      this.fromUpstream = true;
+      if (this.tel && !this.committed) this.takePeerMetadata(s.metadata);
+    } else this.transportFailure = outcome.transportFailure;
+    if (held && status.code === Status.OK) {
+      if (this.tel) this.countResponse(held.value);
+      this.listener.onReceiveMessage?.(held.value);
+    }
     this.finish(status);
   }
 
@@ -500,6 +607,7 @@ class MeshCall implements InterceptingCallInterface {
       this.releaseAttempt(attempt);
       attempt.call.cancelWithStatus(Status.CANCELLED, 'meshwork: call ended');
     }
+    if (this.tel) this.report(this.tel, status, attempt);
     const onEnd = this.opts.onCallEnd;
     // The listener runs on a later tick when the call never reached the network (as grpc-js does for local failures).
     const deliver = () => {
@@ -514,5 +622,43 @@ class MeshCall implements InterceptingCallInterface {
     };
     if (attempt) deliver();
     else process.nextTick(deliver);
+  }
+
+  /** The call into Istio's metrics (reporter=source), its span ended, an access-log line. */
+  private report(t: MeshTelemetry, status: StatusObject, attempt: Attempt | undefined): void {
+    const cancelled = this.cancelled && !this.fromUpstream;
+    if (cancelled && !this.flags.includes('DC')) this.flags.push('DC');
+    const cluster = this.cluster;
+    const ep = attempt?.ep;
+    try {
+      t.recordOutbound({
+        method: 'POST',
+        target: this.path,
+        authority: this.authority,
+        durationMs: performance.now() - this.startMs,
+        // gRPC answers go out as HTTP 200 with grpc-status, local replies included (Envoy's gRPC local reply).
+        status: cancelled ? 0 : 200,
+        flags: this.flags,
+        fromUpstream: this.fromUpstream,
+        requestBytes: this.requestBytes,
+        responseBytes: this.responseBytes,
+        grpc: true,
+        grpcStatus: status.code,
+        requestMessages: this.requestMessages,
+        responseMessages: this.responseMessages,
+        service: cluster?.service ?? this.decision?.service,
+        cluster,
+        endpoint: ep,
+        mtls: cluster !== undefined && ep !== undefined && cluster.tlsFor(ep).mode === 'istio',
+        peer: this.peer,
+        span: this.span,
+        requestId: this.requestId,
+        requestHeaders: headersOf(this.metadata),
+        routeName: this.decision?.rule?.name,
+        transportFailure: this.transportFailure,
+      });
+    } catch {
+      /* telemetry never breaks a call */
+    }
   }
 }

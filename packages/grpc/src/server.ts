@@ -15,8 +15,19 @@
  */
 import type { Socket } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
-import { Metadata, Server, ServerCredentials, ServerInterceptingCall, ServerListenerBuilder, status as Status, type ServerInterceptor, type ServerOptions } from '@grpc/grpc-js';
-import { MeshListener, createInbound, setMeshwork, type Inbound, type InboundVerdict, type MeshListenerOptions } from '@meshwork/server';
+import {
+  Metadata, ResponderBuilder, Server, ServerCredentials, ServerInterceptingCall, ServerListenerBuilder, status as Status,
+  type ServerInterceptingCallInterface, type ServerInterceptor, type ServerOptions, type ServiceDefinition, type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
+import type { ServerMethodDefinition } from '@grpc/grpc-js/build/src/make-client.js';
+import type { MeshTelemetry } from '@meshwork/core';
+import { MeshListener, createInbound, jwtDetails, rbacDetails, setMeshwork, type Inbound, type InboundVerdict, type MeshListenerOptions, type MeshworkContext } from '@meshwork/server';
+import {
+  ALL_TRACE_FIELDS, PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER, REQUEST_ID_HEADER, decodePeerMetadata, injectTraceHeaders, newRequestId, propagatorFor, startServerSpan,
+  type HeaderBag, type SpanHandle, type WorkloadMetadata,
+} from '@meshwork/telemetry';
+
+type PartialStatusObject = Parameters<ServerInterceptingCallInterface['sendStatus']>[0];
 
 export interface MeshGrpcServerOptions extends MeshListenerOptions {
   /** Options for the grpc-js server (message sizes, keepalive, your own interceptors, which run after Meshwork's). */
@@ -96,6 +107,15 @@ export class MeshGrpcServer extends Server {
     this.listenerOptions = { ...rest, inbound };
   }
 
+  /**
+   * As grpc-js's addService, with each method's request deserializer wrapped to note encoded
+   * sizes for `istio_request_bytes` (the interceptor sees decoded messages only).
+   */
+  override addService(service: ServiceDefinition, implementation: UntypedServiceImplementation): void {
+    const sized = Object.fromEntries(Object.entries(service).map(([name, def]) => [name, { ...def, requestDeserialize: sizedDeserializer(def.requestDeserialize) }]));
+    super.addService(sized as ServiceDefinition, implementation);
+  }
+
   /** Listens on `host:port` (port 0: any free port) with mTLS and plaintext per PeerAuthentication; resolves with the port. */
   bindMesh(address: string): Promise<number> {
     const m = /^(\[[^\]]+\]|[^:]*):(\d+)$/.exec(address);
@@ -153,55 +173,259 @@ function replyStatus(v: Extract<InboundVerdict, { action: 'reply' }>): { code: n
 }
 
 /**
+ * Request messages' encoded sizes, noted by the wrapped deserializers of `MeshGrpcServer`
+ * (the interceptor only sees decoded messages), read once by the call that receives them.
+ */
+const requestSizes = new WeakMap<object, number>();
+
+/** A method's request deserializer that notes the size of what it decodes (5-byte frame header included). */
+function sizedDeserializer<T>(deserialize: (b: Buffer) => T): (b: Buffer) => T {
+  return (b: Buffer) => {
+    const m = deserialize(b);
+    if (m !== null && typeof m === 'object') requestSizes.set(m as object, 5 + b.length);
+    return m;
+  };
+}
+
+const NO_FLAGS: readonly string[] = Object.freeze([]);
+const DC: readonly string[] = Object.freeze(['DC']);
+
+/** One inbound call: the pipeline's verdict, then (with telemetry) what Istio's inbound listener reports. */
+class InboundGrpcCall {
+  private readonly start = performance.now();
+  private peer: WorkloadMetadata | undefined;
+  private exchanged = false;
+  private metadataSent = false;
+  private span: SpanHandle | undefined;
+  private requestId: string | undefined;
+  private requestMessages = 0;
+  private responseMessages = 0;
+  private requestBytes = 0;
+  private responseBytes = 0;
+  private details = 'via_upstream';
+  private recorded = false;
+  private socket: Socket | undefined;
+  private context: MeshworkContext | undefined;
+  private headers: Record<string, string> = {};
+
+  constructor(
+    private readonly inbound: Inbound,
+    private readonly t: MeshTelemetry | undefined,
+    private readonly method: ServerMethodDefinition<unknown, unknown>,
+    private readonly call: ServerInterceptingCallInterface,
+    private readonly connectionOf: (key: string) => Socket | undefined,
+  ) {}
+
+  onMetadata(metadata: Metadata, next: (m: Metadata) => void): void {
+    const call = this.call;
+    const info = call.getConnectionInfo();
+    const socket = this.connectionOf(`${info.remoteAddress}|${info.remotePort}`);
+    if (!socket) {
+      // Not one of our connections (the server was also bound with bindAsync): no pipeline can vouch for it.
+      call.sendStatus({ code: Status.UNAVAILABLE, details: 'meshwork: call on a connection the mesh port did not accept (use bindMesh, not bindAsync)' });
+      return;
+    }
+    this.socket = socket;
+    if (this.t) this.startTelemetry(this.t, metadata, socket);
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(metadata.getMap())) if (typeof v === 'string') headers[k] = v;
+    const before = { ...headers };
+    headers['content-type'] ??= 'application/grpc';
+    headers[':authority'] ??= call.getHost();
+    headers.host ??= call.getHost();
+    this.headers = headers;
+    const req = { method: 'POST', url: this.method.path, headers, socket };
+    const settle = (v: InboundVerdict) => {
+      this.inbound.observe(req, v);
+      this.context = v.context;
+      if (v.action === 'continue') {
+        // RequestAuthentication may have set or stripped headers (outputPayloadToHeader,
+        // forwardOriginalToken): the handler sees the metadata as the pipeline left it.
+        for (const [k, val] of Object.entries(before)) if (req.headers[k] !== val) metadata.remove(k);
+        for (const [k, val] of Object.entries(req.headers)) if (before[k] !== val && !k.startsWith(':') && k !== 'host' && k !== 'content-type') metadata.set(k, val);
+        setMeshwork(metadata, v.context);
+        // The handler runs later (grpc-js calls it when the messages are in), so the caller's
+        // deadline reaches it as the call's own deadline (call.getDeadline()), not through withDeadline.
+        next(metadata);
+      } else if (v.action === 'reply') {
+        this.details = v.reason === 'rbac' ? rbacDetails(v.context) : jwtDetails(v.body);
+        this.localStatus(replyStatus(v));
+      } else {
+        // A refused peer (the port closes such connections first; this is the per-call check).
+        this.recorded = true;
+        this.span?.end({ statusCode: 0 });
+        call.sendStatus({ code: Status.UNAVAILABLE, details: `meshwork: connection refused by PeerAuthentication (${v.reason})` });
+        socket.destroy();
+      }
+    };
+    let verdict: InboundVerdict | Promise<InboundVerdict>;
+    try {
+      verdict = this.inbound.evaluate(req);
+    } catch {
+      this.localStatus({ code: Status.INTERNAL, details: 'meshwork: inbound pipeline failed', metadata: new Metadata() });
+      return;
+    }
+    if (verdict instanceof Promise) verdict.then(settle, () => this.localStatus({ code: Status.INTERNAL, details: 'meshwork: inbound pipeline failed', metadata: new Metadata() }));
+    else settle(verdict);
+  }
+
+  /**
+   * Before the pipeline and the handler: the caller's exchange metadata read and removed, the
+   * server span started (joined to the caller's trace), x-request-id kept or made, the span's
+   * trace context written over the caller's (as Envoy rewrites them for the application).
+   */
+  private startTelemetry(t: MeshTelemetry, metadata: Metadata, socket: Socket): void {
+    const raw = metadata.get(PEER_METADATA_HEADER);
+    if (raw.length > 0 || metadata.get(PEER_METADATA_ID_HEADER).length > 0) {
+      this.peer = decodePeerMetadata(raw.map(String));
+      metadata.remove(PEER_METADATA_HEADER);
+      metadata.remove(PEER_METADATA_ID_HEADER);
+      this.exchanged = true;
+    }
+    const bag: HeaderBag = {};
+    for (const [k, v] of Object.entries(metadata.getMap())) if (typeof v === 'string') bag[k] = v;
+    const given = bag[REQUEST_ID_HEADER];
+    if (t.tracing) {
+      const port = socket.localPort ?? 0;
+      const span = startServerSpan({
+        headers: bag, method: 'POST', target: this.method.path, scheme: (socket as TLSSocket).encrypted ? 'https' : 'http', authority: this.call.getHost(), port,
+        clientAddress: socket.remoteAddress, clientPort: socket.remotePort, operation: t.inboundOperation(port),
+        tracing: t.serverTracing, sampling: t.serverSampling, istioTags: t.istioTags,
+      });
+      this.span = span;
+      this.requestId = span.requestId;
+      if (!t.serverTracing?.disableContextPropagation) {
+        const out: HeaderBag = {};
+        injectTraceHeaders(span.context, out, propagatorFor(t.serverTracing));
+        if (Object.keys(out).length > 0) for (const f of ALL_TRACE_FIELDS) metadata.remove(f);
+        for (const [k, v] of Object.entries(out)) if (typeof v === 'string') metadata.set(k, v);
+      }
+    } else {
+      this.requestId = typeof given === 'string' && given.length > 0 && given.length <= 256 ? given : newRequestId();
+    }
+    if (given !== this.requestId) metadata.set(REQUEST_ID_HEADER, this.requestId!);
+  }
+
+  onMessage(message: unknown, next: (m: unknown) => void): void {
+    if (this.t) {
+      this.requestMessages++;
+      if (this.t.metrics) this.requestBytes += message instanceof Uint8Array ? 5 + message.byteLength : message !== null && typeof message === 'object' ? (requestSizes.get(message) ?? 0) : 0;
+    }
+    next(message);
+  }
+
+  sendMetadata(md: Metadata, next: (m: Metadata) => void): void {
+    this.metadataSent = true;
+    // Ours in answer, only to a peer that sent its own (Istio's request_peer_received_).
+    if (this.exchanged && this.t) {
+      md.set(PEER_METADATA_ID_HEADER, this.t.peerMetadataId);
+      md.set(PEER_METADATA_HEADER, this.t.peerMetadata);
+    }
+    next(md);
+  }
+
+  sendMessage(message: unknown, next: (m: unknown) => void): void {
+    if (this.t) {
+      this.responseMessages++;
+      if (this.t.metrics) {
+        try {
+          this.responseBytes += message instanceof Uint8Array ? 5 + message.byteLength : 5 + this.method.responseSerialize(message).length;
+        } catch {
+          /* the handler's message fails to encode: grpc-js reports it; no size to count */
+        }
+      }
+    }
+    next(message);
+  }
+
+  sendStatus(status: PartialStatusObject, next: (s: PartialStatusObject) => void): void {
+    // A trailers-only answer carries the exchange in its one header block.
+    if (this.exchanged && this.t && !this.metadataSent) {
+      const md = status.metadata ?? new Metadata();
+      md.set(PEER_METADATA_ID_HEADER, this.t.peerMetadataId);
+      md.set(PEER_METADATA_HEADER, this.t.peerMetadata);
+      status = { ...status, metadata: md };
+    }
+    this.record(status.code, false);
+    next(status);
+  }
+
+  onCancel(): void {
+    this.record(Status.CANCELLED, true);
+  }
+
+  /** Answers from the pipeline itself (401, 403 as gRPC statuses), recorded as Envoy records a local reply. */
+  private localStatus(status: PartialStatusObject): void {
+    if (this.exchanged && this.t) {
+      const md = status.metadata ?? new Metadata();
+      md.set(PEER_METADATA_ID_HEADER, this.t.peerMetadataId);
+      md.set(PEER_METADATA_HEADER, this.t.peerMetadata);
+      status = { ...status, metadata: md };
+    }
+    this.record(status.code, false);
+    this.call.sendStatus(status);
+  }
+
+  private record(grpcStatus: number, cancelled: boolean): void {
+    const t = this.t;
+    if (!t || this.recorded) return;
+    this.recorded = true;
+    const socket = this.socket;
+    const ctx = this.context;
+    try {
+      t.recordInbound({
+        method: 'POST',
+        target: this.method.path,
+        httpVersion: '2.0',
+        durationMs: performance.now() - this.start,
+        status: cancelled ? 0 : 200,
+        flags: cancelled ? DC : NO_FLAGS,
+        details: cancelled ? 'downstream_remote_disconnect' : this.details,
+        requestBytes: this.requestBytes,
+        responseBytes: this.responseBytes,
+        grpc: true,
+        grpcStatus,
+        requestMessages: this.requestMessages,
+        responseMessages: this.responseMessages,
+        peer: this.peer,
+        peerPrincipal: ctx?.peerId,
+        mtls: ctx?.mtls ?? (socket as TLSSocket | undefined)?.encrypted === true,
+        span: this.span,
+        requestId: this.requestId,
+        requestHeaders: this.headers,
+        localAddress: socket?.localAddress,
+        localPort: socket?.localPort ?? 0,
+        remoteAddress: socket?.remoteAddress,
+        remotePort: socket?.remotePort,
+        sni: ctx?.mtls ? ((socket as TLSSocket).servername || undefined) : undefined,
+      });
+    } catch {
+      /* telemetry never breaks a call */
+    }
+  }
+}
+
+/**
  * The server interceptor: runs the inbound pipeline when a call's metadata arrives and lets it
- * reach the handler only on `continue`. `connectionOf` finds the socket the call came on.
- * The handler finds the result with `meshworkOf(call.metadata)` (peer principal, JWT claims, decision).
+ * reach the handler only on `continue`; with the Mesh's telemetry, reports the call
+ * (reporter=destination metrics, server span, access log) and answers the metadata exchange.
+ * `connectionOf` finds the socket the call came on. The handler finds the pipeline's result
+ * with `meshworkOf(call.metadata)` (peer principal, JWT claims, decision).
  */
 export function meshServerInterceptor(inbound: Inbound, connectionOf: (key: string) => Socket | undefined): ServerInterceptor {
   return (method, call) => {
+    const c = new InboundGrpcCall(inbound, inbound.mesh.telemetry, method as ServerMethodDefinition<unknown, unknown>, call, connectionOf);
     const listener = new ServerListenerBuilder()
-      .withOnReceiveMetadata((metadata, next) => {
-        const info = call.getConnectionInfo();
-        const socket = connectionOf(`${info.remoteAddress}|${info.remotePort}`);
-        if (!socket) {
-          // Not one of our connections (the server was also bound with bindAsync): no pipeline can vouch for it.
-          call.sendStatus({ code: Status.UNAVAILABLE, details: 'meshwork: call on a connection the mesh port did not accept (use bindMesh, not bindAsync)' });
-          return;
-        }
-        const headers: Record<string, string> = {};
-        for (const [k, v] of Object.entries(metadata.getMap())) if (typeof v === 'string') headers[k] = v;
-        const before = { ...headers };
-        headers['content-type'] ??= 'application/grpc';
-        headers[':authority'] ??= call.getHost();
-        headers.host ??= call.getHost();
-        const req = { method: 'POST', url: method.path, headers, socket };
-        const settle = (v: InboundVerdict) => {
-          inbound.observe(req, v);
-          if (v.action === 'continue') {
-            // RequestAuthentication may have set or stripped headers (outputPayloadToHeader,
-            // forwardOriginalToken): the handler sees the metadata as the pipeline left it.
-            for (const [k, val] of Object.entries(before)) if (req.headers[k] !== val) metadata.remove(k);
-            for (const [k, val] of Object.entries(req.headers)) if (before[k] !== val && !k.startsWith(':') && k !== 'host' && k !== 'content-type') metadata.set(k, val);
-            setMeshwork(metadata, v.context);
-            next(metadata);
-          } else if (v.action === 'reply') call.sendStatus(replyStatus(v));
-          else {
-            // A refused peer (the port closes such connections first; this is the per-call check).
-            call.sendStatus({ code: Status.UNAVAILABLE, details: `meshwork: connection refused by PeerAuthentication (${v.reason})` });
-            socket.destroy();
-          }
-        };
-        let verdict: InboundVerdict | Promise<InboundVerdict>;
-        try {
-          verdict = inbound.evaluate(req);
-        } catch {
-          call.sendStatus({ code: Status.INTERNAL, details: 'meshwork: inbound pipeline failed' });
-          return;
-        }
-        if (verdict instanceof Promise) verdict.then(settle, () => call.sendStatus({ code: Status.INTERNAL, details: 'meshwork: inbound pipeline failed' }));
-        else settle(verdict);
-      })
+      .withOnReceiveMetadata((metadata, next) => c.onMetadata(metadata, next))
+      .withOnReceiveMessage((message, next) => c.onMessage(message, next))
+      .withOnCancel(() => c.onCancel())
       .build();
-    return new ServerInterceptingCall(call, { start: (next) => next(listener) });
+    const responder = new ResponderBuilder()
+      .withStart((next) => next(listener))
+      .withSendMetadata((md, next) => c.sendMetadata(md, next))
+      .withSendMessage((m, next) => c.sendMessage(m, next))
+      .withSendStatus((s, next) => c.sendStatus(s, next))
+      .build();
+    return new ServerInterceptingCall(call, responder);
   };
 }

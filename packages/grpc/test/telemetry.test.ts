@@ -1,0 +1,154 @@
+/**
+ * gRPC calls in Istio's metrics from both ends (reporter=source from the client interceptor,
+ * reporter=destination from the server interceptor), the metadata exchange between them, and
+ * one trace across the call. Real grpc-js on 127.0.0.1; the registries are read as Prometheus
+ * would scrape them.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as grpc from '@grpc/grpc-js';
+import { Registry } from 'prom-client';
+import { trace } from '@opentelemetry/api';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import { Mesh } from '@meshwork/core';
+import { MeshGrpcServer, createMeshClient, meshworkOf } from '../src/index.js';
+import { EchoClient, codeOf, say, type EchoService, type Msg } from './servers.js';
+
+const exporter = new InMemorySpanExporter();
+const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+const TRACING = { extensionProviders: [{ name: 'prometheus', kind: 'prometheus' }, { name: 'otel', kind: 'opentelemetry', service: 'collector', port: 4317 }], defaultProviders: { metrics: ['prometheus'], tracing: ['otel'] }, defaultTracingSampling: 100 };
+
+let serverMesh: Mesh;
+let clientMesh: Mesh;
+let server: MeshGrpcServer;
+let client: EchoService;
+const serverProm = new Registry();
+const clientProm = new Registry();
+const seenByHandler: Record<string, string>[] = [];
+
+beforeAll(async () => {
+  provider.register();
+  serverMesh = new Mesh({ workload: { namespace: 'default', name: 'echo-v1', labels: { app: 'echo', version: 'v1' }, serviceAccount: 'echo' }, configYaml: `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-chat, namespace: default}
+spec:
+  action: DENY
+  rules: [{to: [{operation: {paths: [/meshwork.test.Echo/Chat]}}]}]
+`, telemetry: { registry: serverProm }, meshConfig: TRACING });
+  server = new MeshGrpcServer({ mesh: serverMesh });
+  const md = (call: { metadata: grpc.Metadata }) => {
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(call.metadata.getMap())) if (typeof v === 'string') out[k] = v;
+    seenByHandler.push(out);
+    return out;
+  };
+  server.addService(EchoClient.service, {
+    Say: (call: grpc.ServerUnaryCall<Msg, Msg>, cb: grpc.sendUnaryData<Msg>) => {
+      const m = md(call);
+      if (call.request.text === 'fail') return cb({ code: grpc.status.RESOURCE_EXHAUSTED, details: 'no more' } as grpc.ServiceError);
+      cb(null, { text: call.request.text, server: meshworkOf(call.metadata)?.decision ?? '', metadata: m });
+    },
+    Watch: (call: grpc.ServerWritableStream<Msg, Msg>) => {
+      md(call);
+      for (let i = 0; i < 3; i++) call.write({ text: `w${i}` });
+      call.end();
+    },
+    Collect: (call: grpc.ServerReadableStream<Msg, Msg>, cb: grpc.sendUnaryData<Msg>) => {
+      call.on('data', () => {});
+      call.on('end', () => cb(null, { text: 'c' }));
+    },
+    Chat: (call: grpc.ServerDuplexStream<Msg, Msg>) => call.end(),
+  });
+  const port = await server.bindMesh('127.0.0.1:0');
+  clientMesh = new Mesh({
+    workload: { namespace: 'default', name: 'caller-1', labels: { app: 'caller', version: 'v7' } }, telemetry: { registry: clientProm }, meshConfig: TRACING,
+    configYaml: `apiVersion: v1
+kind: Service
+metadata: {name: echo, namespace: default}
+spec: {selector: {app: echo}, ports: [{name: grpc, port: 9090}]}
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: echo-v1, namespace: default}
+spec: {address: 127.0.0.1, ports: {grpc: ${port}}, labels: {app: echo, version: v1}}
+`,
+  });
+  client = createMeshClient(EchoClient, 'echo.default:9090', { mesh: clientMesh }) as EchoService;
+});
+
+afterAll(async () => {
+  client.close();
+  server.forceShutdown();
+  await clientMesh.close();
+  await serverMesh.close();
+  await provider.shutdown();
+  trace.disable();
+});
+
+/** Value of a series in a registry's exposition, matched on the given labels. */
+async function value(reg: Registry, name: string, labels: Record<string, string>): Promise<number> {
+  const text = await reg.metrics();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
+
+describe('gRPC telemetry', () => {
+  it('both ends count unary calls with request_protocol grpc, grpc_response_status, and the workloads they learned from each other', async () => {
+    exporter.reset();
+    for (let i = 0; i < 5; i++) await say(client, `ok${i}`);
+    expect(await codeOf(say(client, 'fail'))).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    const src = { reporter: 'source', request_protocol: 'grpc', response_code: '200', source_workload: 'caller-1', source_app: 'caller', destination_workload: 'echo-v1', destination_app: 'echo', destination_version: 'v1', destination_service: 'echo.default.svc.cluster.local' };
+    expect(await value(clientProm, 'istio_requests_total', { ...src, grpc_response_status: '0' })).toBe(5);
+    expect(await value(clientProm, 'istio_requests_total', { ...src, grpc_response_status: '8' })).toBe(1);
+    const dst = { reporter: 'destination', request_protocol: 'grpc', response_code: '200', source_workload: 'caller-1', source_version: 'v7', destination_workload: 'echo-v1', destination_app: 'echo' };
+    expect(await value(serverProm, 'istio_requests_total', { ...dst, grpc_response_status: '0' })).toBe(5);
+    expect(await value(serverProm, 'istio_requests_total', { ...dst, grpc_response_status: '8' })).toBe(1);
+    // One message each way per unary call; sizes as the wire carries them (5-byte frame header + message).
+    expect(await value(clientProm, 'istio_request_messages_total', { reporter: 'source', grpc_response_status: '0' })).toBe(5);
+    expect(await value(clientProm, 'istio_response_messages_total', { reporter: 'source', grpc_response_status: '0' })).toBe(5);
+    expect(await value(serverProm, 'istio_request_messages_total', { reporter: 'destination', grpc_response_status: '0' })).toBe(5);
+    expect(await value(clientProm, 'istio_request_bytes_sum', { reporter: 'source', grpc_response_status: '0' })).toBeGreaterThan(5 * 5);
+    expect(await value(serverProm, 'istio_request_bytes_sum', { reporter: 'destination', grpc_response_status: '0' })).toBe(await value(clientProm, 'istio_request_bytes_sum', { reporter: 'source', grpc_response_status: '0' }));
+    // The exchange metadata never reaches the handler.
+    expect(seenByHandler.every((m) => m['x-envoy-peer-metadata'] === undefined && m['x-envoy-peer-metadata-id'] === undefined)).toBe(true);
+    expect(seenByHandler.at(-1)!['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('counts streamed messages, and records a call the server denied as PERMISSION_DENIED on both ends', async () => {
+    const api = client as unknown as { Watch(m: Msg): grpc.ClientReadableStream<Msg>; Chat(): grpc.ClientDuplexStream<Msg, Msg> };
+    await new Promise<void>((resolve, reject) => {
+      const s = api.Watch({ text: 'w' });
+      s.on('data', () => {});
+      s.on('error', reject);
+      s.on('end', resolve);
+    });
+    expect(await value(clientProm, 'istio_response_messages_total', { reporter: 'source', grpc_response_status: '0' })).toBe(5 + 3);
+    expect(await value(serverProm, 'istio_response_messages_total', { reporter: 'destination', grpc_response_status: '0' })).toBe(5 + 3);
+    const denied = await new Promise<number>((resolve) => {
+      const d = api.Chat();
+      d.on('data', () => {});
+      d.on('error', (e: grpc.ServiceError) => resolve(e.code));
+      d.on('end', () => resolve(0));
+      d.end();
+    });
+    expect(denied).toBe(grpc.status.PERMISSION_DENIED);
+    expect(await value(serverProm, 'istio_requests_total', { reporter: 'destination', grpc_response_status: '7', response_code: '200', source_workload: 'caller-1' })).toBe(1);
+    expect(await value(clientProm, 'istio_requests_total', { reporter: 'source', grpc_response_status: '7', destination_workload: 'echo-v1' })).toBe(1);
+  });
+
+  it('one trace across the call: the server span is a child of the client span', async () => {
+    exporter.reset();
+    await say(client, 'traced');
+    const spans = exporter.getFinishedSpans();
+    const clientSpan = spans.find((s) => s.kind === 2 /* CLIENT */);
+    const serverSpan = spans.find((s) => s.kind === 1 /* SERVER */);
+    expect(clientSpan?.name).toBe('echo.default.svc.cluster.local:9090/*');
+    expect(serverSpan).toBeDefined();
+    expect(serverSpan!.spanContext().traceId).toBe(clientSpan!.spanContext().traceId);
+    expect(serverSpan!.parentSpanContext?.spanId).toBe(clientSpan!.spanContext().spanId);
+  });
+});
