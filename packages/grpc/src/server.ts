@@ -104,7 +104,7 @@ export class MeshGrpcServer extends Server {
     super({ ...grpc, interceptors: [meshServerInterceptor(inbound, (key) => ref.server?.connection(key)), ...(grpc?.interceptors ?? [])] });
     ref.server = this;
     this.inbound = inbound;
-    this.listenerOptions = { ...rest, inbound };
+    this.listenerOptions = { portName: 'grpc', ...rest, inbound };
   }
 
   /**

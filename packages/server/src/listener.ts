@@ -22,6 +22,11 @@ export interface MeshListenerOptions extends InboundOptions {
   identity?: IdentitySource | undefined;
   /** A connection that sends nothing is closed after this long (default 15 s, Envoy's listener filter timeout). */
   firstByteTimeoutMs?: number | undefined;
+  /**
+   * With a control service: the name of the Service port this server is, as its WorkloadEntry
+   * will say (`ports: {<name>: <port>}`). Default `http` for HTTP servers, `grpc` for gRPC ones.
+   */
+  portName?: string | undefined;
 }
 
 export interface MeshServerOptions extends MeshListenerOptions {
@@ -75,7 +80,7 @@ export abstract class MeshListener extends net.Server {
     // The control service learns where this workload serves (its WorkloadEntry's address and port).
     this.on('listening', () => {
       const a = this.address();
-      if (a && typeof a === 'object') inbound.mesh.announce(a.address, a.port);
+      if (a && typeof a === 'object') inbound.mesh.announce(a.address, a.port, options.portName);
     });
   }
 
