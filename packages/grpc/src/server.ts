@@ -20,10 +20,10 @@ import {
   type ServerInterceptingCallInterface, type ServerInterceptor, type ServerOptions, type ServiceDefinition, type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import type { ServerMethodDefinition } from '@grpc/grpc-js/build/src/make-client.js';
-import type { MeshTelemetry } from '@meshwork/core';
+import { withDeadline, type MeshTelemetry } from '@meshwork/core';
 import { MeshListener, createInbound, jwtDetails, rbacDetails, setMeshwork, type Inbound, type InboundVerdict, type MeshListenerOptions, type MeshworkContext } from '@meshwork/server';
 import {
-  ALL_TRACE_FIELDS, PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER, REQUEST_ID_HEADER, decodePeerMetadata, injectTraceHeaders, newRequestId, propagatorFor, startServerSpan,
+  ALL_TRACE_FIELDS, PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER, REQUEST_ID_HEADER, contextWithRequestId, decodePeerMetadata, injectTraceHeaders, newRequestId, propagatorFor, runInContext, startServerSpan,
   type HeaderBag, type SpanHandle, type WorkloadMetadata,
 } from '@meshwork/telemetry';
 
@@ -244,9 +244,7 @@ class InboundGrpcCall {
         for (const [k, val] of Object.entries(before)) if (req.headers[k] !== val) metadata.remove(k);
         for (const [k, val] of Object.entries(req.headers)) if (before[k] !== val && !k.startsWith(':') && k !== 'host' && k !== 'content-type') metadata.set(k, val);
         setMeshwork(metadata, v.context);
-        // The handler runs later (grpc-js calls it when the messages are in), so the caller's
-        // deadline reaches it as the call's own deadline (call.getDeadline()), not through withDeadline.
-        next(metadata);
+        this.proceed(next, metadata);
       } else if (v.action === 'reply') {
         this.details = v.reason === 'rbac' ? rbacDetails(v.context) : jwtDetails(v.body);
         this.localStatus(replyStatus(v));
@@ -304,6 +302,25 @@ class InboundGrpcCall {
       this.requestId = typeof given === 'string' && given.length > 0 && given.length <= 256 ? given : newRequestId();
     }
     if (given !== this.requestId) metadata.set(REQUEST_ID_HEADER, this.requestId!);
+  }
+
+  /**
+   * Goes on to the handler inside the call's deadline and trace context: grpc-js runs a
+   * streaming-request handler from this very `next`, a unary or server-streaming one from
+   * the half-close (`onHalfClose`). Outbound calls the handler makes (fetch or gRPC through
+   * the mesh) then carry the caller's remaining deadline and join the server span's trace.
+   */
+  proceed<A>(next: (a: A) => void, arg: A): void {
+    const d = this.call.getDeadline();
+    const deadline = d instanceof Date ? d.getTime() : Number(d);
+    const go = Number.isFinite(deadline) ? () => withDeadline(Math.max(0, deadline - Date.now()), () => next(arg)) : () => next(arg);
+    if (this.span) runInContext(this.span.context, go);
+    else if (this.requestId !== undefined) runInContext(contextWithRequestId(this.requestId), go);
+    else go();
+  }
+
+  onHalfClose(next: () => void): void {
+    this.proceed(next, undefined);
   }
 
   onMessage(message: unknown, next: (m: unknown) => void): void {
@@ -418,6 +435,7 @@ export function meshServerInterceptor(inbound: Inbound, connectionOf: (key: stri
     const listener = new ServerListenerBuilder()
       .withOnReceiveMetadata((metadata, next) => c.onMetadata(metadata, next))
       .withOnReceiveMessage((message, next) => c.onMessage(message, next))
+      .withOnReceiveHalfClose((next) => c.onHalfClose(next))
       .withOnCancel(() => c.onCancel())
       .build();
     const responder = new ResponderBuilder()

@@ -46,7 +46,8 @@ spec:
     Say: (call: grpc.ServerUnaryCall<Msg, Msg>, cb: grpc.sendUnaryData<Msg>) => {
       const m = md(call);
       if (call.request.text === 'fail') return cb({ code: grpc.status.RESOURCE_EXHAUSTED, details: 'no more' } as grpc.ServiceError);
-      cb(null, { text: call.request.text, server: meshworkOf(call.metadata)?.decision ?? '', metadata: m });
+      const sleep = /^sleep:(\d+)$/.exec(call.request.text);
+      setTimeout(() => cb(null, { text: call.request.text, server: meshworkOf(call.metadata)?.decision ?? '', metadata: m }), sleep ? Number(sleep[1]) : 0);
     },
     Watch: (call: grpc.ServerWritableStream<Msg, Msg>) => {
       md(call);
@@ -150,5 +151,84 @@ describe('gRPC telemetry', () => {
     expect(serverSpan).toBeDefined();
     expect(serverSpan!.spanContext().traceId).toBe(clientSpan!.spanContext().traceId);
     expect(serverSpan!.parentSpanContext?.spanId).toBe(clientSpan!.spanContext().spanId);
+  });
+});
+
+describe('across two hops', () => {
+  it("the handler's own calls join the caller's trace, keep its x-request-id and are capped by its deadline", async () => {
+    // A front server whose handler calls echo through the mesh (the second hop).
+    const frontMesh = new Mesh({
+      workload: { namespace: 'default', name: 'front-v1', labels: { app: 'front', version: 'v1' } }, telemetry: { registry: new Registry() }, meshConfig: TRACING,
+      configYaml: `apiVersion: v1
+kind: Service
+metadata: {name: echo, namespace: default}
+spec: {selector: {app: echo}, ports: [{name: grpc, port: 9090}]}
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: echo-v1, namespace: default}
+spec: {address: 127.0.0.1, ports: {grpc: ${(server as unknown as { ports: { address(): { port: number } }[] }).ports[0]!.address().port}}, labels: {app: echo, version: v1}}
+`,
+    });
+    const toEcho = createMeshClient(EchoClient, 'echo.default:9090', { mesh: frontMesh }) as EchoService;
+    const front = new MeshGrpcServer({ mesh: frontMesh });
+    const slowEcho = (text: string) => new Promise<{ code: number; id?: string }>((resolve) => {
+      (toEcho as unknown as { Say(m: Msg, cb: (e: grpc.ServiceError | null, r: Msg) => void): void }).Say({ text }, (e, r) => resolve({ code: e?.code ?? 0, id: r?.metadata?.['x-request-id'] }));
+    });
+    front.addService(EchoClient.service, {
+      Say: (call: grpc.ServerUnaryCall<Msg, Msg>, cb: grpc.sendUnaryData<Msg>) => {
+        const t = performance.now();
+        slowEcho(call.request.text).then((r) => (secondHop.push({ code: r.code, ms: performance.now() - t }), r)).then((r) => cb(null, { text: `${r.code}`, server: r.id ?? '', metadata: { 'x-request-id': String(call.metadata.get('x-request-id')[0] ?? '') } }));
+      },
+      Watch: (call: grpc.ServerWritableStream<Msg, Msg>) => call.end(),
+      Collect: (_c: unknown, cb: grpc.sendUnaryData<Msg>) => cb(null, { text: '' }),
+      Chat: (call: grpc.ServerDuplexStream<Msg, Msg>) => call.end(),
+    });
+    const secondHop: { code: number; ms: number }[] = [];
+    const frontPort = await front.bindMesh('127.0.0.1:0');
+    const entryMesh = new Mesh({
+      workload: { namespace: 'default', name: 'entry', labels: { app: 'entry' } }, telemetry: { registry: new Registry() }, meshConfig: TRACING,
+      configYaml: `apiVersion: v1
+kind: Service
+metadata: {name: front, namespace: default}
+spec: {selector: {app: front}, ports: [{name: grpc, port: 9090}]}
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: front-v1, namespace: default}
+spec: {address: 127.0.0.1, ports: {grpc: ${frontPort}}, labels: {app: front, version: v1}}
+`,
+    });
+    const entry = createMeshClient(EchoClient, 'front.default:9090', { mesh: entryMesh }) as EchoService;
+    try {
+      exporter.reset();
+      const r = await say(entry, 'two hops', { metadata: { 'x-request-id': 'req-2hop' } });
+      expect(r.text).toBe('0');
+      // The same request id at the front handler and at echo.
+      expect(r.metadata!['x-request-id']).toBe('req-2hop');
+      expect(r.server).toBe('req-2hop');
+      const spans = exporter.getFinishedSpans();
+      expect(new Set(spans.map((s) => s.spanContext().traceId)).size).toBe(1);
+      expect(spans).toHaveLength(4); // entry client, front server, front client, echo server
+      const byName = (kind: number, name: string) => spans.find((s) => s.kind === kind && s.name.startsWith(name))!;
+      const frontServer = spans.find((s) => s.kind === 1 && s.parentSpanContext?.spanId === byName(2, 'front.').spanContext().spanId)!;
+      expect(frontServer).toBeDefined();
+      expect(byName(2, 'echo.').parentSpanContext?.spanId).toBe(frontServer.spanContext().spanId);
+      // The caller's deadline reaches the second hop: echo sleeps 2 s, the entry call allows 300 ms.
+      const t0 = performance.now();
+      const slow = await say(entry, 'sleep:2000', { deadlineMs: 300 }).then(() => 0, (e: grpc.ServiceError) => e.code);
+      expect(slow).toBe(grpc.status.DEADLINE_EXCEEDED);
+      expect(performance.now() - t0).toBeLessThan(1500);
+      // The front's own call to echo (no deadline of its own) ended at the caller's deadline too, not after echo's 2 s.
+      for (let i = 0; i < 100 && secondHop.length < 2; i++) await new Promise((res) => setTimeout(res, 20));
+      expect(secondHop[1]!.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+      expect(secondHop[1]!.ms).toBeLessThan(1000);
+    } finally {
+      entry.close();
+      toEcho.close();
+      front.forceShutdown();
+      await entryMesh.close();
+      await frontMesh.close();
+    }
   });
 });
