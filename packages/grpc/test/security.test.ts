@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { Mesh } from '@meshwork/core';
-import { CertificateAuthority, createCaIdentitySource, type CaIdentitySource } from '@meshwork/identity';
+import { CertificateAuthority, createCaIdentitySource, issueIdentity, type CaIdentitySource, type IdentityMaterial, type IdentitySource } from '@meshwork/identity';
 import { MeshGrpcServer, createMeshClient, meshworkOf, type GrpcCallInfo } from '../src/index.js';
 import { EchoClient, codeOf, say, type EchoService, type Msg } from './servers.js';
 
@@ -93,6 +93,12 @@ ${sa ? `  serviceAccount: ${sa}\n` : ''}${extra ? `---\n${extra}` : ''}`,
   return c;
 }
 
+/** A source that always holds `m` (a certificate made for one test). */
+function fixed(m: IdentityMaterial): CaIdentitySource {
+  const source: IdentitySource = { current: () => m, on: () => ({ dispose() {} }), close: async () => {} };
+  return source as CaIdentitySource;
+}
+
 const STRICT = `apiVersion: security.istio.io/v1
 kind: PeerAuthentication
 metadata: {name: default, namespace: default}
@@ -131,11 +137,56 @@ describe('PeerAuthentication on one port', () => {
     const stranger = await createCaIdentitySource({ signer: otherCa, spiffeId: spiffe('caller') });
     try {
       // The stranger trusts the server's CA too (so only the server's check is tested).
-      const trusting = { ...stranger, current: () => ({ ...stranger.current(), roots: [...stranger.current().roots, ...serverIdentity.current().roots] }) } as unknown as CaIdentitySource;
-      expect(await codeOf(say(caller('echo', '', undefined, trusting), 'x'))).toBe(grpc.status.UNAVAILABLE);
+      const trusting = fixed({ ...stranger.current(), rootsPem: [...stranger.current().rootsPem, ...serverIdentity.current().rootsPem] });
+      const infos: GrpcCallInfo[] = [];
+      expect(await codeOf(say(caller('echo', '', infos, trusting), 'x'))).toBe(grpc.status.UNAVAILABLE);
+      // The client accepted the server; the server refused the client's certificate in the handshake.
+      expect(infos[0]!.flags).toContain('UF');
     } finally {
       stranger.close();
     }
+  });
+});
+
+describe('certificates: validity and rotation', () => {
+  it('expired and not-yet-valid client certificates are refused in the handshake', async () => {
+    serverMesh.configure({ configYaml: STRICT });
+    const day = 24 * 3600 * 1000;
+    const now = Date.now();
+    const expired = await issueIdentity(ca, { spiffeId: spiffe('caller'), notBefore: new Date(now - 2 * day), notAfter: new Date(now - day) });
+    const early = await issueIdentity(ca, { spiffeId: spiffe('caller'), notBefore: new Date(now + day), notAfter: new Date(now + 2 * day) });
+    for (const m of [expired, early]) expect(await codeOf(say(caller('echo', '', undefined, fixed(m)), 'x'))).toBe(grpc.status.UNAVAILABLE);
+    expect((await say(caller('echo'), 'valid')).server).toBe('cluster.local/ns/default/sa/caller|true|');
+  });
+
+  it('rotating the server and client certificates under load fails no call', async () => {
+    serverMesh.configure({ configYaml: STRICT });
+    const c = caller('echo');
+    const before = serverIdentity.current().certChainPem;
+    let failed = 0;
+    let done = 0;
+    const worker = async () => {
+      for (let i = 0; i < 50; i++) {
+        try {
+          await say(c, `r${i}`);
+        } catch {
+          failed++;
+        }
+        done++;
+      }
+    };
+    const rotations = (async () => {
+      for (let i = 0; i < 3; i++) {
+        await new Promise((r) => setTimeout(r, 30));
+        await Promise.all([serverIdentity.rotateNow(), callerIdentity.rotateNow()]);
+      }
+    })();
+    await Promise.all([worker(), worker(), worker(), worker(), rotations]);
+    expect(done).toBe(200);
+    expect(failed).toBe(0);
+    expect(serverIdentity.current().certChainPem).not.toBe(before);
+    // New connections after the rotation use the new certificates.
+    expect((await say(caller('echo'), 'after')).server).toBe('cluster.local/ns/default/sa/caller|true|');
   });
 });
 
