@@ -19,6 +19,9 @@ import tls from 'node:tls';
 const HEAD = 256;
 const NL = 10;
 
+/** A snapshot event, plain or compressed (the SDK asks for `snapshot-deflate`; so do these watchers). */
+const isSnapshot = (e) => e.name === 'snapshot' || e.name === 'snapshot-deflate';
+
 /** One watch stream: HTTP/1.1 response head, chunked transfer coding, then events line by line. */
 class Watch {
   constructor(id, token) {
@@ -49,7 +52,7 @@ class Watch {
         reject(err);
       };
       this.onEvent = (e) => {
-        if (e.name === 'snapshot' && !this.first) {
+        if (isSnapshot(e) && !this.first) {
           this.first = e;
           resolve();
         }
@@ -57,7 +60,7 @@ class Watch {
       const socket = tls.connect({ host: u.hostname, port: Number(u.port), ca: o.ca, servername: isIP(u.hostname) ? undefined : u.hostname });
       this.socket = socket;
       socket.once('secureConnect', () => {
-        socket.write(`GET /v1/workloads/${encodeURIComponent(this.id)}:watch HTTP/1.1\r\nhost: ${u.host}\r\nauthorization: Bearer ${this.token}\r\naccept: text/event-stream\r\n\r\n`);
+        socket.write(`GET /v1/workloads/${encodeURIComponent(this.id)}:watch HTTP/1.1\r\nhost: ${u.host}\r\nauthorization: Bearer ${this.token}\r\naccept: text/event-stream\r\nx-meshwork-snapshot-encoding: deflate\r\n\r\n`);
       });
       socket.on('data', (buf) => {
         if (this.inBody) return this.dechunk(buf);
@@ -199,7 +202,7 @@ async function round(m) {
   const reply = await apply(config, m.body);
   const applyMs = performance.now() - t0;
   const revision = reply.revision;
-  const arrival = (w) => w.events.find((e) => e.name === 'snapshot' && e.revision >= revision);
+  const arrival = (w) => w.events.find((e) => isSnapshot(e) && e.revision >= revision);
   const deadline = t0 + m.timeoutMs;
   while (performance.now() < deadline && !watches.every((w) => w.closed || arrival(w))) await new Promise((r) => setTimeout(r, 5));
   const clientCpu = process.cpuUsage(cpu0);

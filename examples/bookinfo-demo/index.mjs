@@ -11,13 +11,12 @@
 // ratings worked.
 //
 //   node examples/bookinfo-demo/index.mjs [--keep] [--requests N]
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { processGroup } from '../processes.mjs';
 import { parseAllDocuments } from 'yaml';
 import { request } from 'undici';
 import { createMeshDispatcher } from '@meshwork/fetch';
@@ -34,24 +33,8 @@ const bold = (s) => (tty ? `\x1b[1m${s}\x1b[0m` : s);
 const dim = (s) => (tty ? `\x1b[2m${s}\x1b[0m` : s);
 
 const dir = mkdtempSync(join(tmpdir(), 'meshwork-demo-'));
-const children = [];
 
-/** Starts a process and resolves with the first JSON line it prints. */
-function start(args, env = {}) {
-  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let stderr = '';
-  child.stderr.on('data', (c) => (stderr += c));
-  return new Promise((resolveLine, reject) => {
-    createInterface({ input: child.stdout }).once('line', (l) => resolveLine(JSON.parse(l)));
-    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}: ${stderr.trim()}`)));
-  });
-}
-
-async function stopAll() {
-  await Promise.all(children.filter((c) => c.exitCode === null).map((c) => new Promise((r) => { c.once('exit', r); c.kill('SIGTERM'); })));
-  rmSync(dir, { recursive: true, force: true });
-}
+const { start, stopAll } = processGroup(dir);
 
 // ---- 1. the control service -------------------------------------------------------------
 const t0 = Date.now();

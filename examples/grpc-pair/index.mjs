@@ -3,35 +3,18 @@
 // below routes `x-tier: beta` calls to v2 and the rest to v1, requires mTLS (STRICT) and
 // allows only the client's service account to call SayHello; Shout is denied.
 // Run: node examples/grpc-pair/index.mjs (after the README's set-up). Exit 0 when all of it held.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { processGroup } from '../processes.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cli = resolve(here, '../../packages/cli/dist/bin.js');
 const dir = mkdtempSync(join(tmpdir(), 'meshwork-grpc-pair-'));
-const children = [];
 
-/** Starts a process and resolves with the first JSON line it prints. */
-function start(args, env = {}) {
-  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let stderr = '';
-  child.stderr.on('data', (c) => (stderr += c));
-  return new Promise((resolveLine, reject) => {
-    createInterface({ input: child.stdout }).once('line', (l) => resolveLine(JSON.parse(l)));
-    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}: ${stderr.trim()}`)));
-  });
-}
-
-async function stopAll() {
-  await Promise.all(children.filter((c) => c.exitCode === null).map((c) => new Promise((r) => { c.once('exit', r); c.kill('SIGTERM'); })));
-  rmSync(dir, { recursive: true, force: true });
-}
+const { start, stopAll } = processGroup(dir);
 
 let ok = false;
 try {

@@ -4,6 +4,7 @@
  * comments never land inside an event.
  */
 import http from 'node:http';
+import { inflateRawSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createControlServer, openSqliteStore, SnapshotHub } from '../src/index.js';
@@ -16,10 +17,10 @@ interface Event {
 }
 
 /** An SSE reader over node:http that can stop reading (so the server sees backpressure). */
-function watch(base: string, id: string): { events: Event[]; comments: number; res: Promise<http.IncomingMessage> } {
+function watch(base: string, id: string, extraHeaders: Record<string, string> = {}): { events: Event[]; comments: number; res: Promise<http.IncomingMessage> } {
   const out = { events: [] as Event[], comments: 0, res: undefined as unknown as Promise<http.IncomingMessage> };
   out.res = new Promise((resolve, reject) => {
-    const req = http.get(`${base}/v1/workloads/${encodeURIComponent(id)}:watch`, { headers: { authorization: `Bearer ${ADMIN}` } }, (res) => {
+    const req = http.get(`${base}/v1/workloads/${encodeURIComponent(id)}:watch`, { headers: { authorization: `Bearer ${ADMIN}`, ...extraHeaders } }, (res) => {
       let buf = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
@@ -108,5 +109,19 @@ describe('watch stream', () => {
     expect(order.every((i) => i >= 0)).toBe(true);
     expect(snapshots.length).toBeLessThan(pushed.length);
     expect(w.comments).toBeGreaterThan(0);
+
+    // Asked for (as the SDK asks), the same snapshot comes compressed: the JSON, byte for byte, in a tenth of the size.
+    const z = watch(base, 'shop/w-1', { 'x-meshwork-snapshot-encoding': 'deflate' });
+    await z.res;
+    await until('the compressed snapshot', () => z.events.some((e) => e.event === 'snapshot-deflate'));
+    const packed = z.events.find((e) => e.event === 'snapshot-deflate')!;
+    const wrapper = JSON.parse(packed.data) as { version: string; revision: number; encoding: string; data: string };
+    expect(wrapper).toMatchObject({ version: pushed.at(-1), encoding: 'deflate' });
+    expect(packed.id).toBe(wrapper.version);
+    const plain = w.events.at(-1)!;
+    expect(plain.id).toBe(wrapper.version);
+    expect(inflateRawSync(Buffer.from(wrapper.data, 'base64')).toString('utf8')).toBe(plain.data);
+    expect(wrapper.revision).toBe(JSON.parse(plain.data).revision);
+    expect(packed.data.length).toBeLessThan(plain.data.length / 8);
   });
 });

@@ -22,14 +22,14 @@ export interface SseStream {
 /** A snapshot is at most a few MB; anything larger is a broken stream. */
 const MAX_EVENT_BYTES = 64 * 1024 * 1024;
 
-export function openSse(e: ControlEndpoint, path: string, lastEventId: string | undefined, idleTimeoutMs: number, h: SseHandlers): SseStream {
+export function openSse(e: ControlEndpoint, path: string, lastEventId: string | undefined, idleTimeoutMs: number, h: SseHandlers, extraHeaders: Record<string, string> = {}): SseStream {
   let done = false;
   const finish = (err: Error | undefined, status?: number, body?: string): void => {
     if (done) return;
     done = true;
     h.onClose(err, status, body);
   };
-  const headers: Record<string, string> = { accept: 'text/event-stream' };
+  const headers: Record<string, string> = { accept: 'text/event-stream', ...extraHeaders };
   if (lastEventId) headers['last-event-id'] = lastEventId;
   const req = transport(e).request(requestOptions(e, 'GET', path, headers), (res) => {
     const type = String(res.headers['content-type'] ?? '');
