@@ -180,7 +180,7 @@ async function startControl(dataDir, opts) {
   return { child, ...info, adminToken: readFileSync(info.adminTokenPath, 'utf8').trim(), ca: readFileSync(info.rootCertPath, 'utf8') };
 }
 
-/** --cpu-prof DIR: the control service and the watchers' process each write a profile there, named after them. */
+/** --cpu-prof DIR: the control service, the watchers' process and each cold-start process write a profile there, named after them. */
 function profileArgs(opts, name = 'watchers') {
   return opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir, '--cpu-prof-name', `${name}.cpuprofile`] : [];
 }
@@ -211,9 +211,10 @@ async function startEcho(control, token) {
   };
 }
 
-function runColdStart(control, cfg) {
+let coldStarts = 0;
+function runColdStart(opts, control, cfg) {
   const payload = { url: control.url, ca: control.ca, group: `${COLD_NAMESPACE}/${COLD_CLIENT}`, target: `http://${COLD_TARGET}.${COLD_NAMESPACE}:8080/`, ...cfg };
-  return runJsonChild(process.execPath, [join(here, 'control-coldstart.mjs'), JSON.stringify(payload)], { cwd: here, state, timeoutMs: 120_000, label: 'cold start' });
+  return runJsonChild(process.execPath, [...profileArgs(opts, `coldstart-${++coldStarts}`), join(here, 'control-coldstart.mjs'), JSON.stringify(payload)], { cwd: here, state, timeoutMs: 120_000, label: 'cold start' });
 }
 
 async function main() {
@@ -288,14 +289,14 @@ async function main() {
   let coldToken = 0;
   for (let i = 0; i < opts.starts; i++) {
     await fleet.keepHealthy();
-    const r = await runColdStart(control, { mode: 'fresh', tokens: [topo.coldTokens[coldToken++]] });
+    const r = await runColdStart(opts, control, { mode: 'fresh', tokens: [topo.coldTokens[coldToken++]] });
     if (r.status !== 'ok') throw new Error(`cold start failed: ${r.error}`);
     if (r.principal !== `cluster.local/ns/${COLD_NAMESPACE}/sa/${COLD_CLIENT}`) throw new Error(`the target saw principal ${r.principal}, not the cold-started workload's (no mTLS?)`);
     fresh.push(r);
     progress(`[cold start ${i + 1}/${opts.starts}] fresh process: new Mesh → response ${r.totalMs.toFixed(0)} ms (snapshot in force ${r.appliedMs.toFixed(0)}, ready ${r.readyMs.toFixed(0)}, + request ${r.requestMs.toFixed(0)}); process start → response ${(r.bootMs + r.importMs + r.totalMs).toFixed(0)} ms`);
   }
   await fleet.keepHealthy(true);
-  const warm = await runColdStart(control, { mode: 'warm', starts: opts.starts, tokens: topo.coldTokens.slice(coldToken, coldToken + opts.starts + 1) });
+  const warm = await runColdStart(opts, control, { mode: 'warm', starts: opts.starts, tokens: topo.coldTokens.slice(coldToken, coldToken + opts.starts + 1) });
   if (warm.status !== 'ok') throw new Error(`warm starts failed: ${warm.error}`);
   progress(`[warm process] ${opts.starts} fresh Meshes: p50 ${median(warm.runs.map((x) => x.totalMs)).toFixed(0)} ms`);
   const principal = fresh[0].principal;

@@ -28,6 +28,22 @@ describe('POST /v1/certificates:sign', () => {
     join = t.body.token;
   });
 
+  it('tells a registering workload the trust domain it will be signed in, so it can ask before its first snapshot', async () => {
+    const other = await CertificateAuthority.selfSigned({ trustDomain: 'corp.example' });
+    const r2 = await startControl({ ca: other });
+    const group = { apiVersion: 'networking.istio.io/v1', kind: 'WorkloadGroup', metadata: { name: 'reviews-vm', namespace: 'shop' }, spec: { template: { serviceAccount: 'reviews' } } };
+    expect((await call(r2.base, 'POST', '/v1/resources:apply', json(group))).status).toBe(200);
+    const reg = await call(r2.base, 'POST', '/v1/workloads:register', json({ group: 'shop/reviews-vm', address: '10.0.0.7' }));
+    expect(reg.status).toBe(200);
+    expect(reg.body.trustDomain).toBe('corp.example');
+    // Without a CA there is nothing to say.
+    const plain = await startControl({});
+    expect((await call(plain.base, 'POST', '/v1/resources:apply', json(group))).status).toBe(200);
+    const bare = await call(plain.base, 'POST', '/v1/workloads:register', json({ group: 'shop/reviews-vm', address: '10.0.0.7' }));
+    expect(bare.status).toBe(200);
+    expect(bare.body.trustDomain).toBeUndefined();
+  });
+
   it('signs the join token\'s own identity: the chain verifies against the trust bundle and carries the SPIFFE ID (200)', async () => {
     const { keyPem, csr } = await workloadCsr(REVIEWS);
     const res = await sign(r, { csr }, join);

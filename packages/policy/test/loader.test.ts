@@ -149,3 +149,35 @@ describe('the loader refuses what has no JSON form, at its line', () => {
     expect(Object.keys(res.spec.selector)).toEqual(['__proto__']);
   });
 });
+
+describe('loadObjects without the YAML parser (the SDK loads every snapshot this way)', () => {
+  it('gives the Resource that loading the same JSON as text gives, and locates fields on demand', () => {
+    const docs = [
+      { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'reviews', namespace: 'shop', creationTimestamp: '2026-11-23T10:00:00Z', labels: { app: 'r' } }, spec: { hosts: ['reviews'], http: [{ route: [{ destination: { host: 'reviews', subset: 'v1' }, weight: 100 }] }] } },
+      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'ratings' }, spec: { ports: [{ name: 'http', port: 9080 }] } },
+    ];
+    const fast = loadObjects(docs, 'snap', 7);
+    expect(fast.diagnostics).toEqual([]);
+    docs.forEach((d, i) => {
+      const viaText = loadText(JSON.stringify(d), 'snap', {}, 7 + i).resources[0]!;
+      const r = fast.resources[i]!;
+      const { locate: _a, ...a } = r;
+      const { locate: _b, ...b } = viaText;
+      expect(a).toEqual({ ...b, source: { file: 'snap', line: i + 1, column: 1 } });
+      expect(r.raw).not.toBe(d); // a copy: the caller's object stays its own
+    });
+    // locate() builds the YAML tree when asked, and answers as the text loader does, on the document's line.
+    const path = ['spec', 'http', 0, 'route', 0, 'weight'];
+    const at = fast.resources[0]!.locate(path);
+    expect(at).toEqual(loadText(JSON.stringify(docs[0]), 'snap').resources[0]!.locate(path));
+    expect(JSON.stringify(docs[0]).slice(at.column - 1)).toMatch(/^"weight":100\b/);
+    const port = fast.resources[1]!.locate(['spec', 'ports', 0, 'port']);
+    expect(port).toEqual({ ...loadText(JSON.stringify(docs[1]), 'snap').resources[0]!.locate(['spec', 'ports', 0, 'port']), line: 2 });
+  });
+
+  it('still reports what is wrong through the full loader (no kind), at the document line', () => {
+    const r = loadObjects([{ apiVersion: 'v1', kind: 'Service', metadata: { name: 'ok' } }, { apiVersion: 'v1', metadata: { name: 'x' } }]);
+    expect(r.resources.map((x) => x.metadata.name)).toEqual(['ok']);
+    expect(r.diagnostics).toEqual([expect.objectContaining({ severity: 'error', message: 'kind is missing', line: 2 })]);
+  });
+});

@@ -347,7 +347,7 @@ export function controlHandler(options: ControlServerOptions): RequestListener {
   const { store } = options;
   const adminDigest = adminTokenDigest(options.adminToken);
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const workloads: WorkloadApiOptions = { heartbeatTtlMs: options.heartbeatTtlMs ?? DEFAULT_HEARTBEAT_TTL_MS, now: options.now ?? Date.now };
+  const workloads: WorkloadApiOptions = { heartbeatTtlMs: options.heartbeatTtlMs ?? DEFAULT_HEARTBEAT_TTL_MS, now: options.now ?? Date.now, trustDomain: options.ca?.trustDomain };
   const { ca, hub } = options;
   const watchHeartbeatMs = options.watchHeartbeatMs ?? DEFAULT_WATCH_HEARTBEAT_MS;
   const limiter = options.rateLimit === false ? undefined : new RateLimiter(options.rateLimit ?? {}, workloads.now);

@@ -13,6 +13,8 @@ import type { JsonReply } from './resources.js';
 export interface WorkloadApiOptions {
   heartbeatTtlMs: number;
   now: () => number;
+  /** The CA's trust domain, told to registering workloads (undefined without a CA). */
+  trustDomain?: string | undefined;
 }
 
 /** Istio: the locality label is carried in `locality`, never kept among the labels. */
@@ -186,7 +188,7 @@ export async function registerWorkload(store: ControlStore, body: Buffer, o: Wor
   await store.upsertWorkload(input, o.now());
   const stored = await store.getWorkload(input.id);
   if (!stored) throw notFound(input.id); // deregistered meanwhile
-  return { status: 200, body: { id: stored.id, revision: stored.revision, workload: withHealth(stored, o) } };
+  return { status: 200, body: { id: stored.id, revision: stored.revision, workload: withHealth(stored, o), ...(o.trustDomain !== undefined ? { trustDomain: o.trustDomain } : {}) } };
 }
 
 export async function heartbeatWorkload(store: ControlStore, id: string, o: WorkloadApiOptions): Promise<JsonReply> {

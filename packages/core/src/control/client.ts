@@ -225,6 +225,18 @@ export class ControlClient {
     const workload = { namespace: this.registered.namespace, labels: this.registered.labels, serviceAccount: this.registered.serviceAccount, name: g.name };
     this.target.setWorkload(workload);
     this.cache?.writeRegistration({ name: this.name, id: this.registered.id, workload });
+    // The reply names the CA's trust domain: the key, the CSR and the signing run while the
+    // first snapshot is on its way instead of after it (a cold start's longest wait).
+    const td = r.body?.trustDomain;
+    if (typeof td === 'string' && td !== '' && !this.signed) {
+      let spiffeId: string;
+      try {
+        spiffeId = formatSpiffeId({ trustDomain: td, namespace: this.registered.namespace, serviceAccount: this.registered.serviceAccount });
+      } catch {
+        return; // not a trust domain the SDK can use: the snapshot's decides later
+      }
+      this.ensureIdentity(spiffeId).then(() => this.checkReady(), (e: unknown) => this.identityFailed(e, spiffeId));
+    }
   }
 
   private startHeartbeats(): void {
@@ -347,11 +359,28 @@ export class ControlClient {
       if (renew) await this.signed.rotateNow();
       return;
     }
+    // Asked again (the first snapshot arrived) while the same certificate is being signed: wait for it.
+    const pending = this.identityInFlight;
+    if (pending && pending.spiffeId === spiffeId) return pending.done;
+    const done = this.createIdentity(spiffeId);
+    this.identityInFlight = { spiffeId, done };
+    try {
+      await done;
+    } finally {
+      if (this.identityInFlight?.done === done) this.identityInFlight = undefined;
+    }
+  }
+  private identityInFlight: { spiffeId: string; done: Promise<void> } | undefined;
+
+  private async createIdentity(spiffeId: string): Promise<void> {
     const source = await createCaIdentitySource({ signer: remoteSigner(this.endpoint), spiffeId, initial: this.kept });
     this.kept = undefined;
     source.on('change', (m) => this.keep(m));
     source.on('error', (e) => this.onError(e.message));
+    // Another identity (the trust domain or the service account changed): the old one stops renewing.
+    const old = this.signed;
     this.signed = source;
+    if (old) void old.close();
     this.keep(source.current());
     this.target.identity.set(source);
   }
