@@ -27,8 +27,8 @@
  * application's SDK applies itself.
  *
  * No duplicate spans: an inbound request already traced by @opentelemetry/instrumentation-http
- * carries its server span in the context (`getRPCMetadata` from @opentelemetry/core, set for
- * every incoming request) — Meshwork then uses that span instead of starting one. Outbound,
+ * carries its server span in the context (@opentelemetry/core's RPC metadata, set for every
+ * incoming request) — Meshwork then uses that span instead of starting one. Outbound,
  * @opentelemetry/instrumentation-undici creates its client span (and injects headers with the
  * global propagator) from the `undici:request:create` diagnostics channel, below Meshwork's
  * dispatcher; when that channel has subscribers Meshwork starts no client span and injects
@@ -41,13 +41,44 @@ import {
   context as otelContext, createContextKey, ProxyTracerProvider, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags,
   type Attributes, type Context, type Span, type SpanContext, type TextMapGetter, type TextMapPropagator, type TextMapSetter, type Tracer,
 } from '@opentelemetry/api';
-import { getRPCMetadata, isTracingSuppressed, RPCType, W3CTraceContextPropagator } from '@opentelemetry/core';
-import { B3InjectEncoding, B3Propagator } from '@opentelemetry/propagator-b3';
+import { createRequire } from 'node:module';
+import type * as OtelCore from '@opentelemetry/core';
+import type * as OtelB3 from '@opentelemetry/propagator-b3';
 import type { CustomTag, TracingSpec } from '@meshwork/policy';
 import type { LocalWorkload } from './peer-metadata.js';
 import * as sc from './semconv.js';
 
 export const TRACER_NAME = '@meshwork/telemetry';
+
+// @opentelemetry/core and propagator-b3 are loaded when a trace header is first read or a
+// propagator's own inject is used, not with this module: they (and the semantic conventions
+// core pulls in) cost ~3.4 MB of every client's RSS, and a workload that only sends requests
+// writes its headers without them (injectSpanContext). Both are CommonJS packages.
+const requireCjs = createRequire(import.meta.url);
+let otelPropagators: { w3c: TextMapPropagator; b3Multi: TextMapPropagator; b3Single: TextMapPropagator } | undefined;
+function propagators(): NonNullable<typeof otelPropagators> {
+  if (!otelPropagators) {
+    const core = requireCjs('@opentelemetry/core') as typeof OtelCore;
+    const b3 = requireCjs('@opentelemetry/propagator-b3') as typeof OtelB3;
+    otelPropagators = {
+      w3c: new core.W3CTraceContextPropagator(),
+      b3Multi: new b3.B3Propagator({ injectEncoding: b3.B3InjectEncoding.MULTI_HEADER }),
+      b3Single: new b3.B3Propagator({ injectEncoding: b3.B3InjectEncoding.SINGLE_HEADER }),
+    };
+  }
+  return otelPropagators;
+}
+
+// The context keys of @opentelemetry/core's suppressTracing and RPC metadata (createContextKey
+// is Symbol.for, so these are the very keys core and the instrumentations set).
+const SUPPRESS_TRACING_KEY = createContextKey('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
+const RPC_METADATA_KEY = createContextKey('OpenTelemetry SDK Context Key RPC_METADATA');
+function isTracingSuppressed(ctx: Context): boolean {
+  return ctx.getValue(SUPPRESS_TRACING_KEY) === true;
+}
+function getRPCMetadata(ctx: Context): { type?: string; span?: Span } | undefined {
+  return ctx.getValue(RPC_METADATA_KEY) as { type?: string; span?: Span } | undefined;
+}
 export const REQUEST_ID_HEADER = 'x-request-id';
 export const TRACEPARENT_HEADER = 'traceparent';
 export const TRACESTATE_HEADER = 'tracestate';
@@ -97,21 +128,23 @@ export const ALL_TRACE_FIELDS: readonly string[] = [TRACEPARENT_HEADER, TRACESTA
  * global propagator (`propagation.setGlobalPropagator(new MeshPropagator())`).
  */
 export class MeshPropagator implements TextMapPropagator<HeaderBag> {
-  private readonly w3c = new W3CTraceContextPropagator();
-  private readonly b3Multi = new B3Propagator({ injectEncoding: B3InjectEncoding.MULTI_HEADER });
-  private readonly b3Single = new B3Propagator({ injectEncoding: B3InjectEncoding.SINGLE_HEADER });
-  private readonly order: TextMapPropagator[];
-  private readonly writers: TextMapPropagator[];
+  private readonly preferB3: boolean;
   private readonly formats: readonly TraceHeaderFormat[];
 
   constructor(options: MeshPropagatorOptions = {}) {
-    this.order = options.prefer === 'b3' ? [this.b3Multi, this.w3c] : [this.w3c, this.b3Multi];
+    this.preferB3 = options.prefer === 'b3';
     this.formats = options.inject ?? ['w3c', 'b3multi'];
-    this.writers = this.formats.map((f) => (f === 'w3c' ? this.w3c : f === 'b3multi' ? this.b3Multi : this.b3Single));
+  }
+
+  /** The readers in order of preference (W3C first unless B3 is preferred). */
+  private get order(): TextMapPropagator[] {
+    const p = propagators();
+    return this.preferB3 ? [p.b3Multi, p.w3c] : [p.w3c, p.b3Multi];
   }
 
   inject(ctx: Context, carrier: HeaderBag, set: TextMapSetter<HeaderBag> = setter): void {
-    for (const w of this.writers) w.inject(ctx, carrier, set);
+    const p = propagators();
+    for (const f of this.formats) (f === 'w3c' ? p.w3c : f === 'b3multi' ? p.b3Multi : p.b3Single).inject(ctx, carrier, set);
   }
 
   /**
@@ -354,7 +387,7 @@ export function decideSampling(policy: SamplingPolicy, input: SamplingInput = {}
  */
 export function existingServerSpan(ctx: Context = otelContext.active()): Span | undefined {
   const rpc = getRPCMetadata(ctx);
-  if (rpc?.type === RPCType.HTTP && rpc.span) return rpc.span;
+  if (rpc?.type === 'http' && rpc.span) return rpc.span; // RPCType.HTTP
   const span = trace.getSpan(ctx) as (Span & { instrumentationScope?: { name?: string }; instrumentationLibrary?: { name?: string }; kind?: SpanKind }) | undefined;
   const scope = span?.instrumentationScope?.name ?? span?.instrumentationLibrary?.name;
   return scope === '@opentelemetry/instrumentation-http' && span?.kind === SpanKind.SERVER ? span : undefined;
