@@ -1,13 +1,15 @@
 /**
- * PKCS#10 certificate signing requests, built and read with @peculiar/x509 on node:crypto's
- * WebCrypto (node-forge cannot read or sign ECDSA keys; see the README and
- * test/forge-vs-x509.test.ts).
+ * PKCS#10 certificate signing requests: built in csr-der.ts with node:crypto (one fixed shape;
+ * loading a library for it was a third of a workload's cold start), read and verified with
+ * @peculiar/x509 on node:crypto's WebCrypto (node-forge cannot read or sign ECDSA keys; see
+ * the README and test/forge-vs-x509.test.ts).
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { IdentityError, messageOf } from './errors.js';
-import { signingAlgorithm, toCryptoKeyPair } from './keys.js';
+import { signingAlgorithm } from './keys.js';
 import { parsePrivateKey } from './pem.js';
 import { parseSpiffeId } from './spiffe.js';
+import { csrDer, csrPem } from './csr-der.js';
 import { nodeWebCrypto, x509Lib } from './x509-lib.js';
 
 /**
@@ -21,14 +23,8 @@ import { nodeWebCrypto, x509Lib } from './x509-lib.js';
 export async function createCsr(privateKey: KeyObject | string, spiffeId: string): Promise<string> {
   parseSpiffeId(spiffeId);
   const key = typeof privateKey === 'string' ? parsePrivateKey(privateKey, 'private key') : privateKey;
-  const x509 = await x509Lib();
-  const keys = await toCryptoKeyPair(key);
-  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
-    keys,
-    signingAlgorithm: signingAlgorithm(key),
-    extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'url', value: spiffeId }], true)],
-  }, nodeWebCrypto);
-  return csr.toString('pem');
+  // Encoded here rather than with @peculiar/x509: see csr-der.ts (a workload's cold start).
+  return csrPem(csrDer(key, spiffeId));
 }
 
 /** @peculiar/x509's general-name types, labelled as OpenSSL prints them. */
