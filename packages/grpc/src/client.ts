@@ -30,6 +30,9 @@ import {
 import { CONNECT_FAILURE_METADATA_KEY, ENDPOINT_METADATA_KEY, endpointChoice } from './balancer.js';
 import { tlsDecisionId } from './credentials.js';
 
+/** Marks a serializer this package wrapped to measure sizes. */
+const SIZED = Symbol('meshwork.sized');
+
 /** What a finished call did, for `onCallEnd` (tests, logs). */
 export interface GrpcCallInfo {
   /** `/package.Service/Method`. */
@@ -201,6 +204,7 @@ class MeshCall implements InterceptingCallInterface {
   ) {
     const def = callOptions.method_definition;
     this.tel = mesh.telemetry;
+    if (this.tel?.metrics) this.measureSizes(def);
     this.unary = !def.requestStream && !def.responseStream;
     this.unaryResponse = !def.responseStream;
     this.path = def.path;
@@ -384,6 +388,7 @@ class MeshCall implements InterceptingCallInterface {
 
   private flushMirrors(): void {
     if (this.pendingMirrors === undefined || this.pendingMirrors.length === 0 || !this.halfClosed) return;
+    this.mirroring = true;
     for (const call of this.pendingMirrors.splice(0)) {
       try {
         for (const m of this.messages) call.sendMessageWithContext({}, m.message);
@@ -392,6 +397,7 @@ class MeshCall implements InterceptingCallInterface {
         /* ignored, as above */
       }
     }
+    this.mirroring = false;
   }
 
   // ---- attempts ----
@@ -470,34 +476,38 @@ class MeshCall implements InterceptingCallInterface {
     m.remove(PEER_METADATA_ID_HEADER);
   }
 
-  /** A request message: counted, and its size as the wire carries it (5-byte gRPC frame header and the encoded message). */
-  private countRequest(message: unknown): void {
+  private countRequest(_message: unknown): void {
     this.requestMessages++;
-    if (this.tel!.metrics) this.requestBytes += this.sizeOf(message, 'request');
   }
 
-  private countResponse(message: unknown): void {
+  private countResponse(_message: unknown): void {
     this.responseMessages++;
-    if (this.tel!.metrics) this.responseBytes += this.sizeOf(message, 'response');
   }
 
   /**
-   * The interceptor sees messages before they are encoded (requests) and after they are decoded
-   * (responses), so their wire size is the method's own serializer's output: one more encoding
-   * of each message, paid only with metrics on.
+   * Message sizes as the wire carries them (5-byte frame header and the encoded message), taken
+   * where the messages are encoded and decoded: the method definition in the call options is
+   * this call's own (grpc-js builds one per call, and the bottom of the interceptor chain
+   * encodes and decodes with that very object), so its serializer and deserializer are wrapped
+   * for this call. Requests count on the first attempt only (a retry or a mirror encodes them
+   * again; Envoy counts the downstream request once).
    */
-  private sizeOf(message: unknown, which: 'request' | 'response'): number {
-    if (message === null || message === undefined) return 0;
-    try {
-      if (message instanceof Uint8Array) return 5 + message.byteLength;
-      // Clients made from a service definition (proto-loader, makeGenericClientConstructor) carry both serializers.
-      const def = this.callOptions.method_definition as { requestSerialize: (m: unknown) => Buffer; responseSerialize?: (m: unknown) => Buffer };
-      const serialize = which === 'request' ? def.requestSerialize : def.responseSerialize;
-      return serialize ? 5 + serialize(message).length : 0;
-    } catch {
-      return 0;
-    }
+  private measureSizes(def: InterceptorOptions['method_definition']): void {
+    const d = def as { requestSerialize: (m: unknown) => Buffer; responseDeserialize: (b: Buffer) => unknown };
+    if ((d.requestSerialize as { [SIZED]?: true })[SIZED]) return; // a definition shared between calls: no sizes rather than wrong ones
+    const encode = d.requestSerialize;
+    const decode = d.responseDeserialize;
+    d.requestSerialize = Object.assign((m: unknown) => {
+      const b = encode(m);
+      if (this.attempts <= 1 && !this.mirroring) this.requestBytes += 5 + b.length;
+      return b;
+    }, { [SIZED]: true as const });
+    d.responseDeserialize = (b: Buffer) => {
+      this.responseBytes += 5 + b.length;
+      return decode(b);
+    };
   }
+  private mirroring = false;
 
   /**
    * At route time: the request id (kept or made) and, with tracing, the client span and its trace

@@ -114,6 +114,10 @@ describe('gRPC telemetry', () => {
     expect(await value(serverProm, 'istio_request_messages_total', { reporter: 'destination', grpc_response_status: '0' })).toBe(5);
     expect(await value(clientProm, 'istio_request_bytes_sum', { reporter: 'source', grpc_response_status: '0' })).toBeGreaterThan(5 * 5);
     expect(await value(serverProm, 'istio_request_bytes_sum', { reporter: 'destination', grpc_response_status: '0' })).toBe(await value(clientProm, 'istio_request_bytes_sum', { reporter: 'source', grpc_response_status: '0' }));
+    // Responses as the client decoded them and as the server encoded them: the same bytes.
+    const responseBytes = await value(clientProm, 'istio_response_bytes_sum', { reporter: 'source', grpc_response_status: '0' });
+    expect(responseBytes).toBeGreaterThan(5 * 5);
+    expect(await value(serverProm, 'istio_response_bytes_sum', { reporter: 'destination', grpc_response_status: '0' })).toBe(responseBytes);
     // The exchange metadata never reaches the handler.
     expect(seenByHandler.every((m) => m['x-envoy-peer-metadata'] === undefined && m['x-envoy-peer-metadata-id'] === undefined)).toBe(true);
     expect(seenByHandler.at(-1)!['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
