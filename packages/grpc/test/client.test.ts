@@ -224,6 +224,53 @@ spec:
     expect(infos[1]!.attempts).toBe(1);
   });
 
+  it('a per-try timeout ends a slow attempt and the retry goes to another endpoint, inside the route timeout', async () => {
+    const slow = await startServer('slow', { delayMs: 2000 });
+    try {
+      const infos: GrpcCallInfo[] = [];
+      const c = client(echoYaml([slow, v1], `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: echo, namespace: default}
+spec:
+  host: echo
+  trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: echo, namespace: default}
+spec:
+  hosts: [echo]
+  http:
+  - timeout: 1.5s
+    retries: {attempts: 2, perTryTimeout: 0.1s, retryOn: 5xx}
+    route: [{destination: {host: echo}}]
+`), infos);
+      const t0 = performance.now();
+      const replies = await Promise.all(Array.from({ length: 6 }, (_, i) => say(c, `p${i}`)));
+      // Every call answered by v1: the ones that went to the slow endpoint first were cut at 100 ms and retried.
+      expect(replies.map((r) => r.server)).toEqual(Array(6).fill('v1'));
+      expect(performance.now() - t0).toBeLessThan(1500);
+      const retried = infos.filter((i) => i.attempts === 2);
+      expect(retried.length).toBeGreaterThan(0);
+      expect(retried.every((i) => i.durationMs >= 95)).toBe(true);
+      expect(slow.calls.get('Say')).toBe(retried.length);
+      // Without 5xx/gateway-error/reset in retryOn, a per-try timeout is not retried (Envoy): DEADLINE_EXCEEDED, flag UT.
+      const strict = client(echoYaml([slow], `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: echo, namespace: default}
+spec:
+  hosts: [echo]
+  http:
+  - retries: {attempts: 2, perTryTimeout: 0.1s, retryOn: unavailable}
+    route: [{destination: {host: echo}}]
+`), infos);
+      expect(await codeOf(say(strict, 'x'))).toBe(grpc.status.DEADLINE_EXCEEDED);
+      expect(infos.at(-1)).toMatchObject({ attempts: 1, flags: ['UT'] });
+    } finally {
+      slow.kill();
+    }
+  });
+
   it('0 failed idempotent calls when an endpoint is killed under load', async () => {
     const doomed = await startServer('doomed');
     const a = await startServer('a');

@@ -46,7 +46,7 @@ async function steer(text: string): Promise<grpc.ServiceError | null> {
   return null;
 }
 
-export async function startServer(name: string, opts: { failAll?: number } = {}): Promise<TestServer> {
+export async function startServer(name: string, opts: { failAll?: number; delayMs?: number } = {}): Promise<TestServer> {
   const calls = new Map<string, number>();
   const seen: Record<string, string>[] = [];
   const note = (method: string, call: { metadata: grpc.Metadata; getHost(): string }) => {
@@ -59,7 +59,9 @@ export async function startServer(name: string, opts: { failAll?: number } = {})
     Say: (call: grpc.ServerUnaryCall<Msg, Msg>, cb: grpc.sendUnaryData<Msg>) => {
       note('Say', call);
       if (opts.failAll !== undefined) return cb({ code: opts.failAll, details: `${name} always fails` } as grpc.ServiceError);
-      steer(call.request.text).then((err) => (err ? cb(err) : cb(null, reply(call, call.request.text))));
+      const answer = () => steer(call.request.text).then((err) => (err ? cb(err) : cb(null, reply(call, call.request.text))));
+      if (opts.delayMs) setTimeout(answer, opts.delayMs);
+      else void answer();
     },
     Watch: (call: grpc.ServerWritableStream<Msg, Msg>) => {
       note('Watch', call);
