@@ -153,11 +153,13 @@ export class Cluster {
   /**
    * Circuit breaker admission. Requests beyond the concurrency limit (maxConnections for
    * HTTP/1.1, http2MaxRequests) wait in the pending queue; when the queue holds
-   * http1MaxPendingRequests already, the request overflows (503 UO) at once.
+   * http1MaxPendingRequests already, the request overflows (503 UO) at once. Over HTTP/2
+   * (gRPC) requests share connections, so maxConnections does not bound them: only
+   * http2MaxRequests does (Envoy's max_requests), with no queue behind it.
    */
-  admit(): Admission | 'overflow' {
+  admit(protocol: 'http1' | 'http2' = 'http1'): Admission | 'overflow' {
     const cp = this.policy.connectionPool;
-    const limit = Math.min(cp.maxConnections, cp.http2MaxRequests);
+    const limit = protocol === 'http2' ? cp.http2MaxRequests : Math.min(cp.maxConnections, cp.http2MaxRequests);
     if (this.active < limit) {
       this.active++;
       // The common case allocates nothing: one shared admission per cluster.

@@ -409,7 +409,7 @@ class MeshCall implements InterceptingCallInterface {
     const exclude = this.avoidPrevious && this.tried !== undefined ? this.tried : undefined;
     const ep = cluster.pick({ hashKey: this.hashKey, random: this.mesh.random, now: cluster.policy.warmup ? this.mesh.now() : 0, exclude });
     if (!ep) return this.local(503, LOCAL_REPLY.noHealthyUpstream, ['UH']);
-    const admission = cluster.admit();
+    const admission = cluster.admit('http2');
     if (admission === 'overflow') {
       this.mesh.telemetry?.recordPoolOverflow(cluster.key);
       return this.local(503, LOCAL_REPLY.overflow, ['UO']);

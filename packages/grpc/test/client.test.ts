@@ -271,6 +271,32 @@ spec:
     }
   });
 
+  it('circuit breaking over HTTP/2: http2MaxRequests bounds concurrent calls (overflow UNAVAILABLE, UO at once); maxConnections does not', async () => {
+    const slow = await startServer('slow', { delayMs: 200 });
+    try {
+      const infos: GrpcCallInfo[] = [];
+      const c = client(echoYaml([slow], `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: echo, namespace: default}
+spec:
+  host: echo
+  trafficPolicy:
+    connectionPool:
+      tcp: {maxConnections: 1}
+      http: {http2MaxRequests: 3, http1MaxPendingRequests: 1}
+`), infos);
+      // Three at once on one connection (HTTP/1.1 counting would allow one, plus one queued).
+      const codes = await Promise.all(Array.from({ length: 5 }, (_, i) => codeOf(say(c, `cb${i}`))));
+      expect(codes.filter((x) => x === 0)).toHaveLength(3);
+      expect(codes.filter((x) => x === grpc.status.UNAVAILABLE)).toHaveLength(2);
+      const overflowed = infos.filter((i) => i.flags.includes('UO'));
+      expect(overflowed).toHaveLength(2);
+      expect(overflowed[0]!.details).toMatch(/reset reason: overflow/);
+    } finally {
+      slow.kill();
+    }
+  });
+
   it('0 failed idempotent calls when an endpoint is killed under load', async () => {
     const doomed = await startServer('doomed');
     const a = await startServer('a');
