@@ -564,6 +564,11 @@ class MeshCall implements InterceptingCallInterface {
         cluster.endRetry();
         this.nextAttempt();
       }, backoffMs(this.retry, this.attempts, this.mesh.random));
+      // meshwork_retries_total, and the attempt as an event of the call's span (as fetch records them).
+      if (this.tel) {
+        this.tel.recordRetry(cluster.key);
+        if (this.span) this.tel.attemptEvent(this.span, this.attempts, attempt.ep.key, outcome);
+      }
       return;
     }
     if (this.attempts > 1 && !this.committed && this.retry?.retriable(outcome)) this.flags.push('URX');
