@@ -146,7 +146,7 @@ class Attempt {
   }
 }
 
-class MeshCall implements InterceptingCallInterface {
+export class MeshCall implements InterceptingCallInterface {
   private listener: Partial<Listener> = {};
   private metadata: Metadata = new Metadata();
   /** Request messages kept for a replay (unary), or queued until the first attempt starts (streaming). */
@@ -204,7 +204,8 @@ class MeshCall implements InterceptingCallInterface {
   ) {
     const def = callOptions.method_definition;
     this.tel = mesh.telemetry;
-    if (this.tel?.metrics) this.measureSizes(def);
+    if ((def as { meshworkEncoded?: boolean }).meshworkEncoded) this.encodedMessages = this.tel?.metrics !== undefined;
+    else if (this.tel?.metrics) this.measureSizes(def);
     this.unary = !def.requestStream && !def.responseStream;
     this.unaryResponse = !def.responseStream;
     this.path = def.path;
@@ -476,13 +477,18 @@ class MeshCall implements InterceptingCallInterface {
     m.remove(PEER_METADATA_ID_HEADER);
   }
 
-  private countRequest(_message: unknown): void {
+  private countRequest(message: unknown): void {
     this.requestMessages++;
+    if (this.encodedMessages && message instanceof Uint8Array) this.requestBytes += 5 + message.byteLength;
   }
 
-  private countResponse(_message: unknown): void {
+  private countResponse(message: unknown): void {
     this.responseMessages++;
+    if (this.encodedMessages && message instanceof Uint8Array) this.responseBytes += 5 + message.byteLength;
   }
+
+  /** Messages arrive encoded (installMesh's bridge, below the client's own encoding): sizes are their lengths. */
+  private encodedMessages = false;
 
   /**
    * Message sizes as the wire carries them (5-byte frame header and the encoded message), taken

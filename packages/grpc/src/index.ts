@@ -15,6 +15,7 @@ import { MeshChannelCredentials } from './credentials.js';
 export { registerMeshwork, SCHEME, LB_POLICY_NAME, MESH_CHANNEL_OPTION } from './balancer.js';
 export { meshInterceptor, splitAuthority, type GrpcCallInfo, type MeshInterceptorOptions } from './client.js';
 export { MeshChannelCredentials } from './credentials.js';
+export { installMesh, plainAuthority, type InstallMeshOptions, type InstalledMesh } from './install.js';
 export { MeshGrpcServer, meshServerInterceptor, type MeshGrpcServerOptions } from './server.js';
 export { meshworkOf, type MeshworkContext } from '@meshwork/server';
 

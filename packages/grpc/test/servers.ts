@@ -65,6 +65,7 @@ export async function startServer(name: string, opts: { failAll?: number; delayM
     },
     Watch: (call: grpc.ServerWritableStream<Msg, Msg>) => {
       note('Watch', call);
+      if (opts.failAll !== undefined) return void call.emit('error', { code: opts.failAll, details: `${name} always fails` });
       steer(call.request.text).then((err) => {
         if (err) return call.emit('error', err);
         const n = Number(/count:(\d+)/.exec(call.request.text)?.[1] ?? 3);

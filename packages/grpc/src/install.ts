@@ -1,0 +1,211 @@
+/**
+ * `installMesh({ mesh })`: clients made the plain grpc-js way
+ * (`new ReviewsClient('reviews.default:9080', credentials.createInsecure())`) send calls to mesh
+ * names through the mesh, with the same call logic as `createMeshClient` (MeshCall: routing,
+ * retries, deadlines, faults, mirroring, mTLS, telemetry). Targets the mesh does not know keep
+ * their own channel.
+ *
+ * Where it hooks in, and why there: grpc-js has no global interceptors, no public way to set
+ * the default resolver scheme, and generated stubs call the request methods grpc-js captured
+ * when it loaded. What every call of every client does reach is its channel's `createCall`
+ * (public `ChannelInterface`), below the client's own interceptors, with encoded messages.
+ * For a channel whose target names a mesh service, the call returned is a bridge: it collects
+ * what the client does in its first synchronous steps and then runs a MeshCall whose attempts
+ * are calls of a `meshwork:` channel for the same authority.
+ *
+ * The bridge only sees encoded messages, not the method's kind; grpc-js's own call order
+ * tells it: a unary-response call reads (`startRead`) before its first message, a unary
+ * request sends one message and half-closes at once. A call the bridge cannot tell is treated
+ * as streaming, which only means it is not retried.
+ */
+import { Channel, Metadata, status as Status, type ChannelOptions } from '@grpc/grpc-js';
+import type { Mesh } from '@meshwork/core';
+import { MeshCall, splitAuthority, type MeshInterceptorOptions } from './client.js';
+import { MeshChannelCredentials } from './credentials.js';
+import { MESH_CHANNEL_OPTION, SCHEME, meshId, registerMeshwork } from './balancer.js';
+
+export interface InstallMeshOptions extends MeshInterceptorOptions {
+  mesh: Mesh;
+  /** Options of the mesh channels made for plain clients (keepalive, message sizes, ...). */
+  channelOptions?: ChannelOptions | undefined;
+}
+
+export interface InstalledMesh {
+  readonly mesh: Mesh;
+  /** Puts grpc-js's `createCall` back and closes the mesh channels it made. */
+  close(): void;
+}
+
+type CreateCall = Channel['createCall'];
+type GrpcCall = ReturnType<CreateCall>;
+type Listener = Parameters<GrpcCall['start']>[1];
+type MessageContext = Parameters<GrpcCall['sendMessageWithContext']>[0];
+
+/** `dns:host:port`, `dns:///host:port` or `host:port` → `host:port` (grpc-js's default port 443); other schemes are not mesh names. */
+export function plainAuthority(target: string): string | undefined {
+  let rest = target;
+  const scheme = /^([a-z][a-z0-9+.-]*):(?!\d+$)/i.exec(target);
+  if (scheme) {
+    if (scheme[1]!.toLowerCase() !== 'dns') return undefined;
+    rest = target.slice(scheme[0].length).replace(/^\/\/[^/]*\//, '').replace(/^\/+/, '');
+  }
+  if (rest === '' || rest.includes('/')) return undefined;
+  return /:\d+$/.test(rest) ? rest : `${rest}:443`;
+}
+
+const identity = (b: Buffer): Buffer => b;
+
+/** The Call grpc-js gets for a plain client's call to a mesh name. */
+class BridgeCall implements GrpcCall {
+  private mc: MeshCall | undefined;
+  private metadata: Metadata | undefined;
+  private listener: Listener | undefined;
+  private readonly queued: { context: MessageContext; message: Buffer }[] = [];
+  private halfClosed = false;
+  private reading = false;
+  private readBeforeMessage = false;
+  private cancelled: { code: Status; details: string } | undefined;
+
+  constructor(
+    private readonly mesh: Mesh,
+    private readonly authority: string,
+    private readonly method: string,
+    private readonly deadline: Parameters<CreateCall>[1],
+    private readonly host: string | null | undefined,
+    private readonly meshChannel: Channel,
+    private readonly options: MeshInterceptorOptions,
+  ) {}
+
+  start(metadata: Metadata, listener: Listener): void {
+    this.metadata = metadata;
+    this.listener = listener;
+    // grpc-js makes its first moves (read, message, half-close) synchronously after start.
+    queueMicrotask(() => this.begin());
+  }
+
+  private begin(): void {
+    if (this.cancelled) {
+      this.listener!.onReceiveStatus({ code: this.cancelled.code, details: this.cancelled.details, metadata: new Metadata() });
+      return;
+    }
+    const responseUnary = this.readBeforeMessage;
+    const requestUnary = this.halfClosed && this.queued.length === 1;
+    const { host, port } = splitAuthority(this.authority);
+    const method_definition = { path: this.method, requestStream: !requestUnary, responseStream: !responseUnary, requestSerialize: identity, responseDeserialize: identity, meshworkEncoded: true } as never;
+    const callOptions = { method_definition, deadline: this.deadline, ...(this.host ? { host: this.host } : {}) };
+    const channel = this.meshChannel;
+    const nextCall = (o: { deadline?: Parameters<CreateCall>[1]; host?: string }) => {
+      const c = channel.createCall(this.method, o.deadline ?? Infinity, o.host, null, undefined);
+      return Object.assign(c, { sendMessage: (m: Buffer) => c.sendMessageWithContext({}, m) });
+    };
+    const mc = new MeshCall(this.mesh, host, port, this.authority, this.options, callOptions as never, nextCall as never);
+    this.mc = mc;
+    mc.start(this.metadata!, this.listener as never);
+    for (const q of this.queued.splice(0)) mc.sendMessageWithContext(q.context, q.message);
+    if (this.halfClosed) mc.halfClose();
+    if (this.reading) mc.startRead();
+  }
+
+  sendMessageWithContext(context: MessageContext, message: Buffer): void {
+    if (this.mc) return this.mc.sendMessageWithContext(context, message);
+    this.queued.push({ context, message });
+  }
+
+  startRead(): void {
+    if (this.mc) return this.mc.startRead();
+    if (this.queued.length === 0) this.readBeforeMessage = true;
+    this.reading = true;
+  }
+
+  halfClose(): void {
+    if (this.mc) return this.mc.halfClose();
+    this.halfClosed = true;
+  }
+
+  cancelWithStatus(code: Status, details: string): void {
+    if (this.mc) return this.mc.cancelWithStatus(code, details);
+    this.cancelled = { code, details };
+  }
+
+  getPeer(): string {
+    return this.mc?.getPeer() ?? '';
+  }
+
+  getCallNumber(): number {
+    return 0;
+  }
+
+  setCredentials(): void {
+    /* per-call credentials do not apply: the mesh decides the transport's identity */
+  }
+
+  getAuthContext(): ReturnType<GrpcCall['getAuthContext']> {
+    return (this.mc?.getAuthContext() ?? null) as ReturnType<GrpcCall['getAuthContext']>;
+  }
+}
+
+let installed: { restore(): void } | undefined;
+
+/**
+ * Sends the calls of plain grpc-js clients whose target is a mesh name through the mesh. One
+ * mesh per process; installing again replaces the previous one.
+ *
+ * @example
+ * installMesh({ mesh });
+ * const client = new ReviewsClient('reviews.default:9080', grpc.credentials.createInsecure());
+ * client.getReview({ id: 1 }, cb); // routed, balanced, retried and mTLS'd by the mesh
+ */
+export function installMesh(options: InstallMeshOptions): InstalledMesh {
+  installed?.restore();
+  registerMeshwork();
+  const { mesh, channelOptions, ...callOptions } = options;
+  const proto = Channel.prototype as unknown as { createCall: CreateCall };
+  const original = proto.createCall;
+  const channels = new Map<string, Channel>();
+  const meshChannelFor = (authority: string): Channel => {
+    let c = channels.get(authority);
+    if (!c) {
+      c = new Channel(`${SCHEME}:///${authority}`, new MeshChannelCredentials(mesh), {
+        ...channelOptions,
+        [MESH_CHANNEL_OPTION]: meshId(mesh),
+        'grpc.use_local_subchannel_pool': 1,
+        'grpc.enable_http_proxy': 0,
+        'grpc.enable_retries': 0,
+      });
+      channels.set(authority, c);
+    }
+    return c;
+  };
+  const meshChannels = new WeakSet<Channel>();
+  proto.createCall = function (this: Channel, method, deadline, host, parentCall, propagateFlags) {
+    if (!meshChannels.has(this)) {
+      const authority = plainAuthority(this.getTarget());
+      if (authority) {
+        const port = Number(authority.slice(authority.lastIndexOf(':') + 1));
+        let inMesh = false;
+        try {
+          // Asked per call: a name can join or leave the mesh with a snapshot.
+          inMesh = mesh.decide({ method: 'POST', scheme: 'http', authority, port, target: method, headers: {} }).action !== 'passthrough';
+        } catch {
+          inMesh = false;
+        }
+        if (inMesh) {
+          const channel = meshChannelFor(authority);
+          meshChannels.add(channel);
+          return new BridgeCall(mesh, authority, method, deadline, host, channel, callOptions);
+        }
+      }
+    }
+    return original.call(this, method, deadline, host, parentCall, propagateFlags);
+  };
+  const state = {
+    restore() {
+      proto.createCall = original;
+      for (const c of channels.values()) c.close();
+      channels.clear();
+      if (installed === state) installed = undefined;
+    },
+  };
+  installed = state;
+  return { mesh, close: () => state.restore() };
+}
