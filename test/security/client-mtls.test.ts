@@ -3,6 +3,7 @@
  * tls modes and secure naming against a meshed server, certificate rotation on both ends under
  * load with no failed request, and root rotation with two roots in the bundle.
  */
+import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { Mesh } from '@meshwork/core';
@@ -73,6 +74,9 @@ describe('the fetch data plane over mesh mTLS', () => {
       expect(r.status).toBe(200);
       expect(r.json.principal).toBe('cluster.local/ns/foo/sa/sleep');
       expect(r.json.mtls).toBe(true);
+      // As an Istio sidecar's inbound listener (APPEND_FORWARD with Subject, URI, DNS): the app sees who called, by certificate.
+      const hash = new X509Certificate(clientIdentity.current().certChainPem).fingerprint256.replace(/:/g, '').toLowerCase();
+      expect(r.json.xfcc).toBe(`By=spiffe://cluster.local/ns/foo/sa/httpbin;Hash=${hash};Subject="";URI=spiffe://cluster.local/ns/foo/sa/sleep`);
     } finally {
       await d.close();
       d.mesh.close();

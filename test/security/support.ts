@@ -40,6 +40,7 @@ function echo(ctx: MeshworkContext | undefined | null, url: string | undefined, 
     url,
     authorization: headers.authorization ?? null,
     forwarded: headers['x-jwt-sub'] ?? null,
+    xfcc: headers['x-forwarded-client-cert'] ?? null,
   };
 }
 

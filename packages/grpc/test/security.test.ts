@@ -117,9 +117,13 @@ describe('PeerAuthentication on one port', () => {
     expect(infos[0]!.flags).toContain('UF');
   });
 
-  it('PERMISSIVE (the default): plaintext and mTLS callers on the same port', async () => {
-    expect((await say(caller(null), 'plain')).server).toBe('anonymous|false|');
-    expect((await say(caller('echo'), 'tls')).server).toBe('cluster.local/ns/default/sa/caller|true|');
+  it('PERMISSIVE (the default): plaintext and mTLS callers on the same port; x-forwarded-client-cert for the mTLS one, as from a sidecar', async () => {
+    const plain = await say(caller(null), 'plain');
+    expect(plain.server).toBe('anonymous|false|');
+    expect(plain.metadata!['x-forwarded-client-cert']).toBeUndefined();
+    const tls = await say(caller('echo'), 'tls');
+    expect(tls.server).toBe('cluster.local/ns/default/sa/caller|true|');
+    expect(tls.metadata!['x-forwarded-client-cert']).toMatch(/^By=spiffe:\/\/cluster\.local\/ns\/default\/sa\/echo;Hash=[0-9a-f]{64};Subject="";URI=spiffe:\/\/cluster\.local\/ns\/default\/sa\/caller$/);
   });
 
   it('secure naming: a server whose certificate is not the service account the caller expects fails the call (UF), naming both identities', async () => {

@@ -178,6 +178,7 @@ export class Inbound {
     });
     const context = this.context(req, peer, claims, requestPrincipal ?? decision.requestPrincipal, decision);
     if (decision.decision === 'DENY') return { action: 'reply', ...(isGrpcRequest(headers['content-type']) ? RBAC_DENIED_GRPC : RBAC_DENIED), context, reason: 'rbac' };
+    if (peer.tls) appendForwardedClientCert(req, socket as TLSSocket);
     return { action: 'continue', context, deadlineMs: deadlineOf(headers) };
   }
 
@@ -219,6 +220,49 @@ export class Inbound {
   close(): void {
     this.jwt.close();
     if (this.ownsMesh) this.mesh.close();
+  }
+}
+
+const XFCC = 'x-forwarded-client-cert';
+const xfccBySocket = new WeakMap<TLSSocket, string>();
+
+/** RFC 4514-style subject as Envoy prints it (`CN=a,O=b`), from Node's one-attribute-per-line form. */
+function subjectOf(subject: string | undefined): string {
+  return (subject ?? '').split('\n').filter(Boolean).reverse().join(',');
+}
+
+/**
+ * The element an Istio sidecar's inbound listener adds to `x-forwarded-client-cert` for an
+ * mTLS connection (Envoy APPEND_FORWARD with Subject, URI and DNS, as Istio configures
+ * sidecars: listener_inbound.go): `By=<our SPIFFE ID>;Hash=<sha256 of the client
+ * certificate>;Subject="<its subject>";URI=<its SPIFFE ID>[;DNS=<its DNS names>]`, appended to
+ * what the caller sent. Computed once per connection.
+ */
+function appendForwardedClientCert(req: InboundRequestLike, socket: TLSSocket): void {
+  let element = xfccBySocket.get(socket);
+  if (element === undefined) {
+    const peerCert = socket.getPeerX509Certificate?.();
+    if (!peerCert) return;
+    const sans = (s: string | undefined, kind: string) => (s ?? '').split(', ').filter((x) => x.startsWith(`${kind}:`)).map((x) => x.slice(kind.length + 1));
+    const by = sans(socket.getX509Certificate?.()?.subjectAltName, 'URI')[0];
+    const parts = [
+      ...(by ? [`By=${by}`] : []),
+      `Hash=${peerCert.fingerprint256.replace(/:/g, '').toLowerCase()}`,
+      `Subject="${subjectOf(peerCert.subject).replace(/"/g, '\\"')}"`,
+      ...sans(peerCert.subjectAltName, 'URI').map((u) => `URI=${u}`),
+      ...sans(peerCert.subjectAltName, 'DNS').map((d) => `DNS=${d}`),
+    ];
+    element = parts.join(';');
+    xfccBySocket.set(socket, element);
+  }
+  const before = req.headers[XFCC];
+  const value = before === undefined ? element : `${Array.isArray(before) ? before.join(',') : before},${element}`;
+  req.headers[XFCC] = value;
+  // node:http's raw list too (frameworks and proxies read it).
+  const raw = (req as { rawHeaders?: string[] }).rawHeaders;
+  if (Array.isArray(raw)) {
+    for (let i = raw.length - 2; i >= 0; i -= 2) if (raw[i]!.toLowerCase() === XFCC) raw.splice(i, 2);
+    raw.push(XFCC, value);
   }
 }
 
