@@ -26,6 +26,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, register } from 'prom-client';
 import type { CompiledMetrics, CompiledTagValue, EnvoyAttributes, MetricOverride } from '@meshwork/policy';
 import type { LocalWorkload, WorkloadMetadata } from './peer-metadata.js';
+import { ISTIO_STANDARD_TAGS } from '@meshwork/policy/istio-tags';
 
 export { Registry } from 'prom-client';
 
@@ -39,37 +40,11 @@ export const globalRegistry: Registry = register;
 export const ISTIO_BUCKETS: readonly number[] = Object.freeze([0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000]);
 
 /**
- * The 25 standard labels, in the order the stats filter emits them (populatePeerInfo & log).
- * @meshwork/policy keeps the same list (ISTIO_STANDARD_TAGS, to validate tag overrides); this
- * package may import only policy's types, so a test holds the two equal.
+ * The 25 standard labels, in the order the stats filter emits them (populatePeerInfo & log):
+ * policy's list (ISTIO_STANDARD_TAGS, which also validates Telemetry tag overrides), from its
+ * import-free subpath.
  */
-export const ISTIO_LABELS = [
-  'reporter',
-  'source_workload',
-  'source_canonical_service',
-  'source_canonical_revision',
-  'source_workload_namespace',
-  'source_principal',
-  'source_app',
-  'source_version',
-  'source_cluster',
-  'destination_workload',
-  'destination_workload_namespace',
-  'destination_principal',
-  'destination_app',
-  'destination_version',
-  'destination_service',
-  'destination_canonical_service',
-  'destination_canonical_revision',
-  'destination_service_name',
-  'destination_service_namespace',
-  'destination_cluster',
-  'request_protocol',
-  'response_code',
-  'grpc_response_status',
-  'response_flags',
-  'connection_security_policy',
-] as const;
+export const ISTIO_LABELS = ISTIO_STANDARD_TAGS;
 export type IstioLabel = (typeof ISTIO_LABELS)[number];
 
 /** Istio's standard metrics: Prometheus name, short name (Telemetry overrides), type, help. */

@@ -17,6 +17,7 @@
 import type { Diagnostic } from '../diagnostics.js';
 import type { Resource } from '../load/resource.js';
 import { DEFAULT_MESH_CONFIG, type MeshConfig, type WorkloadIdentity } from '../mesh.js';
+import { ISTIO_STANDARD_TAGS } from '../istio-tags.js';
 import { parseDuration } from '../util/duration.js';
 import { byCreation, labelsMatch, strMap } from './order.js';
 import { compileLogFilter, compileTagValue, type CompiledLogFilter, type CompiledTagValue } from './telemetry-expressions.js';
@@ -114,37 +115,7 @@ export const ISTIO_METRIC_PROMETHEUS_NAMES: Readonly<Record<IstioMetric, string>
   GRPC_RESPONSE_MESSAGES: 'response_messages_total',
 };
 
-/**
- * The standard tags of Istio's stats filter (istio_stats.cc: Context::all_tags_), in the order
- * it emits them: @meshwork/telemetry labels its metrics with exactly this list.
- */
-export const ISTIO_STANDARD_TAGS = [
-  'reporter',
-  'source_workload',
-  'source_canonical_service',
-  'source_canonical_revision',
-  'source_workload_namespace',
-  'source_principal',
-  'source_app',
-  'source_version',
-  'source_cluster',
-  'destination_workload',
-  'destination_workload_namespace',
-  'destination_principal',
-  'destination_app',
-  'destination_version',
-  'destination_service',
-  'destination_canonical_service',
-  'destination_canonical_revision',
-  'destination_service_name',
-  'destination_service_namespace',
-  'destination_cluster',
-  'request_protocol',
-  'response_code',
-  'grpc_response_status',
-  'response_flags',
-  'connection_security_policy',
-] as const;
+export { ISTIO_STANDARD_TAGS };
 const STANDARD_TAGS: ReadonlySet<string> = new Set(ISTIO_STANDARD_TAGS);
 
 /** One label change for one metric, as the stats filter applies it. */
