@@ -15,7 +15,8 @@ import { X509Certificate } from 'node:crypto';
 import { hostname, networkInterfaces } from 'node:os';
 import { servedService, type MeshConfig, type MeshService, type Snapshot, type TracingSpec, type WorkloadIdentity } from '@meshwork/policy';
 import {
-  createAccessLogger, createMeshMetrics, encodePeerMetadata, globalRegistry, istioOperation, istioSpanTags, localWorkload, peerMetadataId, samplingPolicy, stdoutDestination,
+  createAccessLogger, createMeshMetrics, encodePeerMetadata, getRequestId, globalRegistry, istioOperation, istioSpanTags, localWorkload, newRequestId, peerMetadataId, samplingPolicy,
+  startClientSpan, stdoutDestination, REQUEST_ID_HEADER,
   type AccessLogEvent, type AccessLogger, type AccessLoggerOptions, type HeaderBag, type LocalWorkload, type MeshMetrics, type Registry, type RequestMetricEvent,
   type SamplingPolicy, type ServiceRef, type SpanHandle, type SyncState, type WorkloadMetadata,
 } from '@meshwork/telemetry';
@@ -337,6 +338,27 @@ export class MeshTelemetry {
       cache.set(ep, m);
     }
     return m;
+  }
+
+  /**
+   * What an outbound request starts with, for every adapter (fetch, gRPC): the request id (the
+   * caller's, else the one of the inbound request being served, else a new one) and, with
+   * tracing, the client span (Istio's operation name) whose trace headers go out. The headers
+   * to send are written into a fresh object; the caller's are only read.
+   */
+  beginOutbound(o: { service: MeshService | undefined; host: string; port: number; method: string; scheme: 'http' | 'https'; target: string; requestHeaders: HeaderBag }): { headers: HeaderBag; span: SpanHandle | undefined; requestId: string } {
+    const headers: HeaderBag = {};
+    if (this.tracing) {
+      const span = startClientSpan({
+        headers, requestHeaders: o.requestHeaders, method: o.method, operation: this.operation(o.service, o.host, o.port), tracing: this.clientTracing, sampling: this.clientSampling,
+        istioTags: this.istioTags, scheme: o.scheme, serverAddress: o.host, serverPort: o.port, target: o.target,
+      });
+      return { headers, span, requestId: span.requestId };
+    }
+    const given = o.requestHeaders[REQUEST_ID_HEADER];
+    const requestId = typeof given === 'string' && given.length > 0 && given.length <= 256 ? given : (getRequestId() ?? newRequestId());
+    headers[REQUEST_ID_HEADER] = requestId;
+    return { headers, span: undefined, requestId };
   }
 
   /** Istio's span name `<host>:<port>/*`, one string per service and port. */

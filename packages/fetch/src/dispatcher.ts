@@ -18,7 +18,7 @@ import {
   type AttemptOutcome, type Cluster, type CompiledRetry, type EndpointState, type MeshOptions, type MeshTelemetry, type OutboundFacts, type ResponseFlag,
 } from '@meshwork/core';
 import {
-  ALL_TRACE_FIELDS, decodePeerMetadata, getRequestId, withoutPeerMetadata, newRequestId, startClientSpan, PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER, REQUEST_ID_HEADER, TRACEPARENT_HEADER, X_B3_TRACE_ID,
+  ALL_TRACE_FIELDS, decodePeerMetadata, withoutPeerMetadata, PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER, REQUEST_ID_HEADER, TRACEPARENT_HEADER, X_B3_TRACE_ID,
   type HeaderBag, type SpanHandle, type WorkloadMetadata,
 } from '@meshwork/telemetry';
 import { toV2, type Controller, type Handler } from './handler.js';
@@ -431,19 +431,10 @@ class MeshRequest implements Controller {
   private startTelemetry(t: MeshTelemetry, decision: OutboundDecision, scheme: 'http' | 'https', port: number, target: string): void {
     if (decision.action === 'passthrough') this.passthroughName = 'PassthroughCluster';
     else if (decision.action === 'blocked') this.passthroughName = 'BlackHoleCluster';
-    const bag: HeaderBag = {};
-    if (t.tracing) {
-      this.span = startClientSpan({
-        headers: bag, requestHeaders: this.headers, method: this.opts.method, operation: t.operation(decision.service, decision.host, port), tracing: t.clientTracing, sampling: t.clientSampling,
-        istioTags: t.istioTags, scheme, serverAddress: decision.host, serverPort: port, target,
-      });
-      this.requestId = this.span.requestId;
-    } else {
-      const given = this.headers[REQUEST_ID_HEADER];
-      this.requestId = given && given.length <= 256 ? given : (getRequestId() ?? newRequestId());
-      bag[REQUEST_ID_HEADER] = this.requestId;
-    }
-    this.ownHeaders = bag;
+    const begun = t.beginOutbound({ service: decision.service, host: decision.host, port, method: this.opts.method, scheme, target, requestHeaders: this.headers });
+    this.span = begun.span;
+    this.requestId = begun.requestId;
+    this.ownHeaders = begun.headers;
   }
 
   /** The caller's headers telemetry replaces (null: telemetry off). */

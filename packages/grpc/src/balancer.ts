@@ -40,6 +40,17 @@ const meshes = new Map<number, WeakRef<Mesh>>();
 const ids = new WeakMap<Mesh, number>();
 let nextId = 1;
 
+/**
+ * The channel options every mesh channel carries: its Mesh, its own subchannels (a shared
+ * pool would mix meshes), no HTTP proxy (with https_proxy / grpc_proxy set grpc-js would send
+ * the channel through the proxy and bypass the resolver: mesh traffic goes straight to the
+ * endpoints, as from a sidecar), and no grpc-js retries (the mesh retries per Istio's policy,
+ * on another endpoint; grpc-js's layer would only buffer every call, ~10 us, measured).
+ */
+export function meshChannelArgs(mesh: Mesh): ChannelOptions {
+  return { [MESH_CHANNEL_OPTION]: meshId(mesh), 'grpc.use_local_subchannel_pool': 1, 'grpc.enable_http_proxy': 0, 'grpc.enable_retries': 0 };
+}
+
 /** The channel-option value that names `mesh`. */
 export function meshId(mesh: Mesh): number {
   let id = ids.get(mesh);

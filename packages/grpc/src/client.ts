@@ -24,7 +24,7 @@ import {
 } from '@meshwork/policy';
 import { backoffMs, compileRetry, failureReply, hashKeyFor, remainingBudget, type AttemptOutcome, type Cluster, type CompiledRetry, type EndpointState, type Mesh, type MeshTelemetry, type ResponseFlag } from '@meshwork/core';
 import {
-  ALL_TRACE_FIELDS, PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER, REQUEST_ID_HEADER, TRACEPARENT_HEADER, X_B3_TRACE_ID, decodePeerMetadata, getRequestId, newRequestId, startClientSpan,
+  ALL_TRACE_FIELDS, PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER, TRACEPARENT_HEADER, X_B3_TRACE_ID, decodePeerMetadata,
   type HeaderBag, type SpanHandle, type WorkloadMetadata,
 } from '@meshwork/telemetry';
 import { CONNECT_FAILURE_METADATA_KEY, ENDPOINT_METADATA_KEY, endpointChoice } from './balancer.js';
@@ -177,6 +177,8 @@ export class MeshCall implements InterceptingCallInterface {
   private finished = false;
   private heldMessage: { value: unknown } | undefined;
   private readonly flags: ResponseFlag[] = [];
+  /** The caller's metadata as the header map routing read (access logs read it too). */
+  private requestHeaders: Record<string, string> = {};
   // ---- telemetry (untouched when the mesh's telemetry is off) ----
   private readonly tel: MeshTelemetry | undefined;
   private span: SpanHandle | undefined;
@@ -273,6 +275,7 @@ export class MeshCall implements InterceptingCallInterface {
     if (this.finished) return;
     const mesh = this.mesh;
     const headers = headersOf(this.metadata);
+    this.requestHeaders = headers;
     headers['content-type'] ??= 'application/grpc';
     let decision: OutboundDecision;
     try {
@@ -520,19 +523,10 @@ export class MeshCall implements InterceptingCallInterface {
    * headers, written into a small object of their own (the caller's metadata is read, never changed).
    */
   private startTelemetry(t: MeshTelemetry, decision: OutboundDecision, headers: Record<string, string>): void {
-    const bag: HeaderBag = {};
-    if (t.tracing) {
-      this.span = startClientSpan({
-        headers: bag, requestHeaders: headers, method: 'POST', operation: t.operation(decision.service, decision.host, this.port), tracing: t.clientTracing, sampling: t.clientSampling,
-        istioTags: t.istioTags, scheme: 'http', serverAddress: decision.host, serverPort: this.port, target: this.path,
-      });
-      this.requestId = this.span.requestId;
-    } else {
-      const given = headers[REQUEST_ID_HEADER];
-      this.requestId = given && given.length <= 256 ? given : (getRequestId() ?? newRequestId());
-      bag[REQUEST_ID_HEADER] = this.requestId;
-    }
-    this.ownHeaders = bag;
+    const begun = t.beginOutbound({ service: decision.service, host: decision.host, port: this.port, method: 'POST', scheme: 'http', target: this.path, requestHeaders: headers });
+    this.span = begun.span;
+    this.requestId = begun.requestId;
+    this.ownHeaders = begun.headers;
   }
 
   attemptMessage(attempt: Attempt, message: unknown): void {
@@ -674,7 +668,7 @@ export class MeshCall implements InterceptingCallInterface {
         peer: this.peer,
         span: this.span,
         requestId: this.requestId,
-        requestHeaders: headersOf(this.metadata),
+        requestHeaders: this.requestHeaders,
         routeName: this.decision?.rule?.name,
         transportFailure: this.transportFailure,
       });

@@ -8,7 +8,7 @@
  */
 import type { ChannelCredentials, ChannelOptions, ClientOptions } from '@grpc/grpc-js';
 import type { Mesh } from '@meshwork/core';
-import { MESH_CHANNEL_OPTION, SCHEME, meshId, registerMeshwork } from './balancer.js';
+import { SCHEME, meshChannelArgs, registerMeshwork } from './balancer.js';
 import { meshInterceptor, splitAuthority, type MeshInterceptorOptions } from './client.js';
 import { MeshChannelCredentials } from './credentials.js';
 
@@ -46,15 +46,7 @@ export function meshChannelOptions(target: string, options: MeshChannelOptions):
     target: t.target,
     options: {
       ...user,
-      [MESH_CHANNEL_OPTION]: meshId(mesh),
-      // Each channel balances over its own subchannels (a shared pool would mix meshes).
-      'grpc.use_local_subchannel_pool': 1,
-      // With https_proxy / grpc_proxy set, grpc-js would send the channel through the proxy
-      // and bypass the mesh's resolver: mesh traffic goes straight to the endpoints, as from a sidecar.
-      'grpc.enable_http_proxy': 0,
-      // Retries are the mesh's (Istio's policy, per attempt on another endpoint); grpc-js's own
-      // retry layer would only buffer every call for nothing (about 10 us a call, measured).
-      'grpc.enable_retries': 0,
+      ...meshChannelArgs(mesh),
       interceptors: [meshInterceptor(mesh, t.authority, interceptorOptions), ...(user.interceptors ?? [])],
     },
   };

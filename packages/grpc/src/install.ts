@@ -22,7 +22,7 @@ import { Channel, Metadata, status as Status, type ChannelOptions } from '@grpc/
 import type { Mesh } from '@meshwork/core';
 import { MeshCall, splitAuthority, type MeshInterceptorOptions } from './client.js';
 import { MeshChannelCredentials } from './credentials.js';
-import { MESH_CHANNEL_OPTION, SCHEME, meshId, registerMeshwork } from './balancer.js';
+import { SCHEME, meshChannelArgs, registerMeshwork } from './balancer.js';
 
 export interface InstallMeshOptions extends MeshInterceptorOptions {
   mesh: Mesh;
@@ -165,35 +165,40 @@ export function installMesh(options: InstallMeshOptions): InstalledMesh {
   const meshChannelFor = (authority: string): Channel => {
     let c = channels.get(authority);
     if (!c) {
-      c = new Channel(`${SCHEME}:///${authority}`, new MeshChannelCredentials(mesh), {
-        ...channelOptions,
-        [MESH_CHANNEL_OPTION]: meshId(mesh),
-        'grpc.use_local_subchannel_pool': 1,
-        'grpc.enable_http_proxy': 0,
-        'grpc.enable_retries': 0,
-      });
+      c = new Channel(`${SCHEME}:///${authority}`, new MeshChannelCredentials(mesh), { ...channelOptions, ...meshChannelArgs(mesh) });
       channels.set(authority, c);
     }
     return c;
   };
   const meshChannels = new WeakSet<Channel>();
+  // Whether an authority names a mesh service, decided once per authority and snapshot (a name
+  // can join or leave the mesh with a snapshot; the answer depends on nothing else).
+  let decidedFor: unknown;
+  const meshNames = new Map<string, boolean>();
+  const isMeshName = (authority: string): boolean => {
+    if (mesh.snapshot !== decidedFor) {
+      decidedFor = mesh.snapshot;
+      meshNames.clear();
+    }
+    let inMesh = meshNames.get(authority);
+    if (inMesh === undefined) {
+      const port = Number(authority.slice(authority.lastIndexOf(':') + 1));
+      try {
+        inMesh = mesh.decide({ method: 'POST', scheme: 'http', authority, port, target: '/', headers: {} }).action !== 'passthrough';
+      } catch {
+        inMesh = false;
+      }
+      meshNames.set(authority, inMesh);
+    }
+    return inMesh;
+  };
   proto.createCall = function (this: Channel, method, deadline, host, parentCall, propagateFlags) {
     if (!meshChannels.has(this)) {
       const authority = plainAuthority(this.getTarget());
-      if (authority) {
-        const port = Number(authority.slice(authority.lastIndexOf(':') + 1));
-        let inMesh = false;
-        try {
-          // Asked per call: a name can join or leave the mesh with a snapshot.
-          inMesh = mesh.decide({ method: 'POST', scheme: 'http', authority, port, target: method, headers: {} }).action !== 'passthrough';
-        } catch {
-          inMesh = false;
-        }
-        if (inMesh) {
-          const channel = meshChannelFor(authority);
-          meshChannels.add(channel);
-          return new BridgeCall(mesh, authority, method, deadline, host, channel, callOptions);
-        }
+      if (authority && isMeshName(authority)) {
+        const channel = meshChannelFor(authority);
+        meshChannels.add(channel);
+        return new BridgeCall(mesh, authority, method, deadline, host, channel, callOptions);
       }
     }
     return original.call(this, method, deadline, host, parentCall, propagateFlags);

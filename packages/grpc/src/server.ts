@@ -21,9 +21,9 @@ import {
 } from '@grpc/grpc-js';
 import type { ServerMethodDefinition } from '@grpc/grpc-js/build/src/make-client.js';
 import { withDeadline, type MeshTelemetry } from '@meshwork/core';
-import { MeshListener, createInbound, jwtDetails, rbacDetails, setMeshwork, type Inbound, type InboundVerdict, type MeshListenerOptions, type MeshworkContext } from '@meshwork/server';
+import { MeshListener, beginInbound, createInbound, jwtDetails, rbacDetails, setMeshwork, type Inbound, type InboundVerdict, type MeshListenerOptions, type MeshworkContext } from '@meshwork/server';
 import {
-  ALL_TRACE_FIELDS, PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER, REQUEST_ID_HEADER, contextWithRequestId, decodePeerMetadata, injectTraceHeaders, newRequestId, propagatorFor, runInContext, startServerSpan,
+  PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER, contextWithRequestId, runInContext,
   type HeaderBag, type SpanHandle, type WorkloadMetadata,
 } from '@meshwork/telemetry';
 
@@ -226,9 +226,10 @@ class InboundGrpcCall {
       return;
     }
     this.socket = socket;
-    if (this.t) this.startTelemetry(this.t, metadata, socket);
+    // The text entries as a header bag: telemetry's start and the pipeline read and change it.
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(metadata.getMap())) if (typeof v === 'string') headers[k] = v;
+    if (this.t) this.startTelemetry(this.t, metadata, headers, socket);
     const before = { ...headers };
     headers['content-type'] ??= 'application/grpc';
     headers[':authority'] ??= call.getHost();
@@ -272,36 +273,16 @@ class InboundGrpcCall {
    * server span started (joined to the caller's trace), x-request-id kept or made, the span's
    * trace context written over the caller's (as Envoy rewrites them for the application).
    */
-  private startTelemetry(t: MeshTelemetry, metadata: Metadata, socket: Socket): void {
-    const raw = metadata.get(PEER_METADATA_HEADER);
-    if (raw.length > 0 || metadata.get(PEER_METADATA_ID_HEADER).length > 0) {
-      this.peer = decodePeerMetadata(raw.map(String));
-      metadata.remove(PEER_METADATA_HEADER);
-      metadata.remove(PEER_METADATA_ID_HEADER);
-      this.exchanged = true;
-    }
-    const bag: HeaderBag = {};
-    for (const [k, v] of Object.entries(metadata.getMap())) if (typeof v === 'string') bag[k] = v;
-    const given = bag[REQUEST_ID_HEADER];
-    if (t.tracing) {
-      const port = socket.localPort ?? 0;
-      const span = startServerSpan({
-        headers: bag, method: 'POST', target: this.method.path, scheme: (socket as TLSSocket).encrypted ? 'https' : 'http', authority: this.call.getHost(), port,
-        clientAddress: socket.remoteAddress, clientPort: socket.remotePort, operation: t.inboundOperation(port),
-        tracing: t.serverTracing, sampling: t.serverSampling, istioTags: t.istioTags,
-      });
-      this.span = span;
-      this.requestId = span.requestId;
-      if (!t.serverTracing?.disableContextPropagation) {
-        const out: HeaderBag = {};
-        injectTraceHeaders(span.context, out, propagatorFor(t.serverTracing));
-        if (Object.keys(out).length > 0) for (const f of ALL_TRACE_FIELDS) metadata.remove(f);
-        for (const [k, v] of Object.entries(out)) if (typeof v === 'string') metadata.set(k, v);
-      }
-    } else {
-      this.requestId = typeof given === 'string' && given.length > 0 && given.length <= 256 ? given : newRequestId();
-    }
-    if (given !== this.requestId) metadata.set(REQUEST_ID_HEADER, this.requestId!);
+  private startTelemetry(t: MeshTelemetry, metadata: Metadata, bag: HeaderBag, socket: Socket): void {
+    const before = { ...bag };
+    const begun = beginInbound(t, bag, { method: 'POST', target: this.method.path, authority: this.call.getHost(), socket });
+    this.peer = begun.peer;
+    this.exchanged = begun.exchanged;
+    this.span = begun.span;
+    this.requestId = begun.requestId;
+    // What it removed and wrote (exchange entries, trace headers, x-request-id), back into the metadata.
+    for (const k of Object.keys(before)) if (!(k in bag)) metadata.remove(k);
+    for (const [k, v] of Object.entries(bag)) if (v !== before[k] && typeof v === 'string') metadata.set(k, v);
   }
 
   /**
@@ -331,14 +312,18 @@ class InboundGrpcCall {
     next(message);
   }
 
-  sendMetadata(md: Metadata, next: (m: Metadata) => void): void {
-    this.metadataSent = true;
-    // Ours in answer, only to a peer that sent its own (Istio's request_peer_received_).
+  /** Our side of the exchange in `md`, only to a peer that sent its own (Istio's request_peer_received_). */
+  private answerExchange(md: Metadata): Metadata {
     if (this.exchanged && this.t) {
       md.set(PEER_METADATA_ID_HEADER, this.t.peerMetadataId);
       md.set(PEER_METADATA_HEADER, this.t.peerMetadata);
     }
-    next(md);
+    return md;
+  }
+
+  sendMetadata(md: Metadata, next: (m: Metadata) => void): void {
+    this.metadataSent = true;
+    next(this.answerExchange(md));
   }
 
   sendMessage(message: unknown, next: (m: unknown) => void): void {
@@ -357,12 +342,7 @@ class InboundGrpcCall {
 
   sendStatus(status: PartialStatusObject, next: (s: PartialStatusObject) => void): void {
     // A trailers-only answer carries the exchange in its one header block.
-    if (this.exchanged && this.t && !this.metadataSent) {
-      const md = status.metadata ?? new Metadata();
-      md.set(PEER_METADATA_ID_HEADER, this.t.peerMetadataId);
-      md.set(PEER_METADATA_HEADER, this.t.peerMetadata);
-      status = { ...status, metadata: md };
-    }
+    if (this.exchanged && this.t && !this.metadataSent) status = { ...status, metadata: this.answerExchange(status.metadata ?? new Metadata()) };
     this.record(status.code, false);
     next(status);
   }
@@ -373,12 +353,7 @@ class InboundGrpcCall {
 
   /** Answers from the pipeline itself (401, 403 as gRPC statuses), recorded as Envoy records a local reply. */
   private localStatus(status: PartialStatusObject): void {
-    if (this.exchanged && this.t) {
-      const md = status.metadata ?? new Metadata();
-      md.set(PEER_METADATA_ID_HEADER, this.t.peerMetadataId);
-      md.set(PEER_METADATA_HEADER, this.t.peerMetadata);
-      status = { ...status, metadata: md };
-    }
+    if (this.exchanged && this.t) status = { ...status, metadata: this.answerExchange(status.metadata ?? new Metadata()) };
     this.record(status.code, false);
     this.call.sendStatus(status);
   }

@@ -11,11 +11,12 @@
  * shared listener per request; nothing at all when the Mesh's telemetry is off.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { MeshTelemetry } from '@meshwork/core';
 import {
   decodePeerMetadata, injectTraceHeaders, withoutPeerMetadata, newRequestId, propagatorFor, startServerSpan, PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER, REQUEST_ID_HEADER,
-  type SpanHandle, type WorkloadMetadata,
+  type HeaderBag, type SpanHandle, type WorkloadMetadata,
 } from '@meshwork/telemetry';
 import { meshworkOf, type MeshworkContext } from './context.js';
 
@@ -50,15 +51,24 @@ function onClose(this: ServerResponse): void {
   }
 }
 
+/** What `beginInbound` learned and started. */
+export interface InboundBegin {
+  /** The caller's metadata from the exchange headers. */
+  peer: WorkloadMetadata | undefined;
+  /** The caller sent exchange headers: answer with ours (Istio's request_peer_received_). */
+  exchanged: boolean;
+  span: SpanHandle | undefined;
+  requestId: string;
+}
+
 /**
- * Starts the telemetry of an inbound request (before authorization and the handler). Returns
- * undefined when the request is already recorded (a pipeline run twice).
+ * The protocol-neutral start of an inbound request's telemetry, for HTTP (startInbound) and
+ * gRPC (@meshwork/grpc): the caller's exchange headers read and removed from `headers` (a
+ * lower-case header bag, changed in place), the server span started and joined to the caller's
+ * trace, the span's trace context written over the caller's trace headers (as Envoy rewrites
+ * them for the application), and `x-request-id` kept or made and set.
  */
-export function startInbound(t: MeshTelemetry, req: IncomingMessage, res: ServerResponse): InboundRecord | undefined {
-  const r = res as ServerResponse & { [kRecord]?: InboundRecord };
-  if (r[kRecord]) return undefined;
-  const headers = req.headers;
-  // The caller's metadata: read, then removed before anything else sees the request.
+export function beginInbound(t: MeshTelemetry, headers: HeaderBag, o: { method: string; target: string; authority: string | undefined; socket: Socket }): InboundBegin {
   const rawPeer = headers[PEER_METADATA_HEADER];
   const exchanged = rawPeer !== undefined || headers[PEER_METADATA_ID_HEADER] !== undefined;
   let peer: WorkloadMetadata | undefined;
@@ -66,21 +76,15 @@ export function startInbound(t: MeshTelemetry, req: IncomingMessage, res: Server
     peer = decodePeerMetadata(rawPeer);
     delete headers[PEER_METADATA_HEADER];
     delete headers[PEER_METADATA_ID_HEADER];
-    // In place: the application reads this very array.
-    const raw = req.rawHeaders;
-    raw.splice(0, raw.length, ...withoutPeerMetadata(raw));
-    // Answer with ours, only to a peer that sent its own (Istio's request_peer_received_).
-    res.setHeader(PEER_METADATA_ID_HEADER, t.peerMetadataId);
-    res.setHeader(PEER_METADATA_HEADER, t.peerMetadata);
   }
-  const socket = req.socket;
+  const socket = o.socket;
   let span: SpanHandle | undefined;
   let requestId: string;
   if (t.tracing) {
     const tls = (socket as TLSSocket).encrypted === true;
     const port = socket.localPort ?? 0;
     span = startServerSpan({
-      headers, method: req.method ?? 'GET', target: req.url ?? '/', scheme: tls ? 'https' : 'http', authority: headers.host, port,
+      headers, method: o.method, target: o.target, scheme: tls ? 'https' : 'http', authority: o.authority, port,
       clientAddress: socket.remoteAddress, clientPort: socket.remotePort, operation: t.inboundOperation(port),
       tracing: t.serverTracing, sampling: t.serverSampling, istioTags: t.istioTags,
     });
@@ -91,6 +95,27 @@ export function startInbound(t: MeshTelemetry, req: IncomingMessage, res: Server
     requestId = typeof given === 'string' && given.length > 0 && given.length <= 256 ? given : newRequestId();
   }
   if (headers[REQUEST_ID_HEADER] !== requestId) headers[REQUEST_ID_HEADER] = requestId;
+  return { peer, exchanged, span, requestId };
+}
+
+/**
+ * Starts the telemetry of an inbound request (before authorization and the handler). Returns
+ * undefined when the request is already recorded (a pipeline run twice).
+ */
+export function startInbound(t: MeshTelemetry, req: IncomingMessage, res: ServerResponse): InboundRecord | undefined {
+  const r = res as ServerResponse & { [kRecord]?: InboundRecord };
+  if (r[kRecord]) return undefined;
+  const headers = req.headers;
+  const socket = req.socket;
+  const { peer, exchanged, span, requestId } = beginInbound(t, headers, { method: req.method ?? 'GET', target: req.url ?? '/', authority: headers.host, socket });
+  if (exchanged) {
+    // In place: the application reads this very array.
+    const raw = req.rawHeaders;
+    raw.splice(0, raw.length, ...withoutPeerMetadata(raw));
+    // Answer with ours, only to a peer that sent its own (Istio's request_peer_received_).
+    res.setHeader(PEER_METADATA_ID_HEADER, t.peerMetadataId);
+    res.setHeader(PEER_METADATA_HEADER, t.peerMetadata);
+  }
   const rec: InboundRecord = {
     t, req, start: performance.now(), span, requestId, peer,
     bytesRead: socket.bytesRead, bytesWritten: socket.bytesWritten, details: 'via_upstream', skip: false,
