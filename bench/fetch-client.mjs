@@ -3,10 +3,22 @@
 // fetch rows do not import the npm undici package: its module body installs itself as the
 // global dispatcher of Node's fetch too, which would make "bare fetch" an undici 8 client.
 // Input: one JSON argument (see fetch.mjs); output: one JSON line on stdout.
-import { performance } from 'node:perf_hooks';
+import { performance, PerformanceObserver } from 'node:perf_hooks';
 import { readFileSync } from 'node:fs';
 
 const cfg = JSON.parse(process.argv[2]);
+
+// An application's own long-lived data (--app-heap, default none): a service holds tens of
+// megabytes before it sends a request, which is one of the things that tips V8's pretenuring
+// decisions (see v8RegimeFlags in child.mjs). The same amount in every row, before anything else.
+const appData = [];
+for (let i = 0, n = Math.round((cfg.appHeapMb ?? 0) * 1024 * 1024 / 100); i < n; i++) appData.push({ id: i, name: `item-${i}`, tags: [i & 7] });
+globalThis.__appData = appData;
+
+// Time spent in garbage collection while a window is measured (all kinds: scavenges and
+// mark-compact), from the runtime's own GC events.
+let gcMs = 0;
+new PerformanceObserver((list) => { for (const e of list.getEntries()) gcMs += e.duration; }).observe({ entryTypes: ['gc'] });
 
 function errorText(err) {
   if (!err) return String(err);
@@ -77,12 +89,16 @@ async function load(send, concurrency, ms, { record, maxRequests = cfg.maxReques
     }
   };
   const cpu0 = process.cpuUsage();
+  const gc0 = gcMs;
   const ticks0 = record ? allTicks() : undefined;
   await Promise.all(Array.from({ length: concurrency }, caller));
   const elapsedMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
+  // GC events are delivered asynchronously: let the last ones of this window arrive.
+  await new Promise((r) => setImmediate(r));
+  const gcUs = (gcMs - gc0) * 1000;
   const ticks1 = record ? allTicks() : undefined;
-  const result = { n, errors, firstError, elapsedMs, rps: (n * 1000) / elapsedMs, clientCpuUs: cpu.user + cpu.system };
+  const result = { n, errors, firstError, elapsedMs, rps: (n * 1000) / elapsedMs, clientCpuUs: cpu.user + cpu.system, gcUs };
   if (record) {
     result.p50 = percentile(n, 0.5);
     result.p99 = percentile(n, 0.99);

@@ -11,7 +11,7 @@
 // at concurrency 1 and 32: throughput, p50/p99 latency, client CPU per request, CPU per request
 // of each nginx, client RSS. Each (API, path) runs in a fresh Node process; rounds are repeated
 // and medians printed, then the ratios the issue sets targets for.
-// Run: pnpm --filter @meshwork/bench run fetch [-- --quick] [--rounds N] [--duration S] [--warmup S]
+// Run: pnpm --filter @meshwork/bench run fetch [-- --quick] [--pretenuring] [--rounds N] [--duration S] [--warmup S] [--app-heap MB]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -19,7 +19,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { meshYaml } from './fetch-mesh.mjs';
 import { cpuTicks, freePorts, get, makeCerts, nginxConfigs, startNginx, stopAll, upstreamCounts, which } from './fetch-nginx.mjs';
-import { runJsonChild } from './child.mjs';
+import { runJsonChild, v8RegimeFlags } from './child.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const median = (xs) => {
@@ -32,10 +32,10 @@ const median = (xs) => {
 function options(rawArgv) {
   // pnpm/npm pass a literal `--` through to the script; it separates nothing here.
   const argv = rawArgv.filter((a) => a !== '--');
-  const known = new Set(['--quick', '--rounds', '--duration', '--warmup']);
+  const known = new Set(['--quick', '--pretenuring', '--rounds', '--duration', '--warmup', '--app-heap']);
   for (let i = 0; i < argv.length; i++) {
-    if (!known.has(argv[i])) throw new Error(`unknown argument ${argv[i]}; usage: fetch.mjs [--quick] [--rounds N] [--duration S] [--warmup S]`);
-    if (argv[i] !== '--quick') i++;
+    if (!known.has(argv[i])) throw new Error(`unknown argument ${argv[i]}; usage: fetch.mjs [--quick] [--pretenuring] [--rounds N] [--duration S] [--warmup S] [--app-heap MB]`);
+    if (argv[i] !== '--quick' && argv[i] !== '--pretenuring') i++;
   }
   const quick = argv.includes('--quick');
   const num = (name, def, min, max) => {
@@ -50,11 +50,14 @@ function options(rawArgv) {
     rounds: num('--rounds', quick ? 1 : 3, 1, 9),
     warmupMs: num('--warmup', quick ? 0.3 : 1, 0.1, 30) * 1000,
     measureMs: num('--duration', quick ? 1 : 3, 0.2, 60) * 1000,
+    appHeapMb: num('--app-heap', 0, 0, 1024),
+    v8Flags: v8RegimeFlags(argv),
     concurrencies: [1, 32],
     // Bounds one window even on a much faster machine (the issue's figure is ~26,000 req/s).
     maxRequests: 2_000_000,
   };
 }
+
 
 const APIS = ['undici.request', 'fetch'];
 const PATHS = ['bare', 'pair-plain', 'pair-mtls', 'mesh', 'mesh-notel'];
@@ -94,7 +97,7 @@ for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]]) 
 
 function runClient(cfg, timeoutMs) {
   // --expose-gc: the client collects garbage only around its memory readings, never while timed.
-  return runJsonChild(process.execPath, ['--expose-gc', join(here, 'fetch-client.mjs'), JSON.stringify(cfg)], { cwd: here, state, timeoutMs });
+  return runJsonChild(process.execPath, ['--expose-gc', ...cfg.v8Flags, join(here, 'fetch-client.mjs'), JSON.stringify(cfg)], { cwd: here, state, timeoutMs });
 }
 
 /** A tool's version banner (nginx prints it on stderr). */
@@ -111,6 +114,7 @@ function figures(r, clkTck, run) {
     p50: r.p50,
     p99: r.p99,
     clientCpu: r.clientCpuUs / r.n,
+    gc: r.gcUs / r.n,
     proxyCpu: perReqUs(r.ticks.clientSidecar + r.ticks.serverSidecar),
     clientSidecarCpu: perReqUs(r.ticks.clientSidecar),
     serverSidecarCpu: perReqUs(r.ticks.serverSidecar),
@@ -173,7 +177,7 @@ async function main() {
       const before = await Promise.all([upstreamCounts(v1), upstreamCounts(v2)]);
       const res = await runClient({
         api, path, url: urls[path], meshYaml: path.startsWith('mesh') ? yaml : undefined, nginxPids,
-        warmupMs: opts.warmupMs, measureMs: opts.measureMs, concurrencies: opts.concurrencies, maxRequests: opts.maxRequests,
+        warmupMs: opts.warmupMs, measureMs: opts.measureMs, concurrencies: opts.concurrencies, maxRequests: opts.maxRequests, appHeapMb: opts.appHeapMb, v8Flags: opts.v8Flags,
       }, timeoutMs);
       for (const p of Object.values(state.procs)) if (p.exitCode !== null || p.signalCode !== null) throw new Error(p.exitInfo());
       const after = await Promise.all([upstreamCounts(v1), upstreamCounts(v2)]);
@@ -222,11 +226,12 @@ async function main() {
   log(`${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), load average ${loadBefore[0].toFixed(2)} before, ${loadAfter[0].toFixed(2)} after`);
   log(`${opts.rounds} round(s) × per concurrency (${opts.warmupMs / 4000} s warm-up + ${opts.measureMs / 1000} s measured), after ${opts.warmupMs / 1000} s warm-up at c=32; medians of rounds${opts.quick ? ' — QUICK run: indicative only' : ''}`);
   log('CPU per request: client = process.cpuUsage() of the client process (includes the load loop); nginx pair = client sidecar + server sidecar (/proc/<pid>/stat, CLK_TCK ' + clkTck + ')');
+  log(`client processes: node ${['--expose-gc', ...opts.v8Flags].join(' ')} (same GC regime in every row, see bench/child.mjs v8RegimeFlags; --pretenuring for V8's default), ${opts.appHeapMb} MB of application data held before the first request (--app-heap); GC = us of garbage collection per request`);
   log('nginx pair proxy config: HTTP/1.1 keep-alive upstreams, TLS 1.3 with RSA 2048 certificates between the proxies in the mTLS row');
 
   const fmt = (x, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '-');
   const cols = [
-    ['API', 15], ['path', 22], ['req/s', 8], ['p50 us', 8], ['p99 us', 8], ['client CPU', 11], ['pair CPU', 9], ['(cli+srv)', 11], ['upstr CPU', 10], ['errors', 7],
+    ['API', 15], ['path', 22], ['req/s', 8], ['p50 us', 8], ['p99 us', 8], ['client CPU', 11], ['GC', 6], ['pair CPU', 9], ['(cli+srv)', 11], ['upstr CPU', 10], ['errors', 7],
   ];
   const line = (vals) => vals.map((v, i) => (i < 2 ? String(v).padEnd(cols[i][1]) : String(v).padStart(cols[i][1]))).join(' ');
   for (const c of opts.concurrencies) {
@@ -243,7 +248,7 @@ async function main() {
       }
       const m = row[c];
       const isPair = path.startsWith('pair');
-      log(line([api, PATH_LABEL[path], fmt(m.rps), fmt(m.p50), fmt(m.p99), fmt(m.clientCpu, 1),
+      log(line([api, PATH_LABEL[path], fmt(m.rps), fmt(m.p50), fmt(m.p99), fmt(m.clientCpu, 1), fmt(m.gc, 1),
         isPair ? fmt(m.proxyCpu, 1) : '-', isPair ? `${fmt(m.clientSidecarCpu)}+${fmt(m.serverSidecarCpu)}` : '-',
         fmt(m.upstreamCpu, 1), String(m.errors)]));
       if (m.errors > 0) log(`${''.padEnd(39)}first error: ${m.firstError}`);

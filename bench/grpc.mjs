@@ -7,11 +7,12 @@
 //   mesh-notel  the same with telemetry: false
 // Prints throughput at concurrency 32, p50 at concurrency 1, client CPU per call, and the
 // issue's ratios (mesh / bare >= 0.90x at c=32; added p50 at c=1 <= 30 us).
-// Run: pnpm --filter @meshwork/bench run grpc [-- --rounds N] [--duration S]
+// Run: pnpm --filter @meshwork/bench run grpc [-- --rounds N] [--duration S] [--pretenuring]
+// Every process runs with v8RegimeFlags (child.mjs): one GC regime for all rows.
 import { spawn } from 'node:child_process';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runJsonChild } from './child.mjs';
+import { runJsonChild, v8RegimeFlags } from './child.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2).filter((a) => a !== '--');
@@ -23,6 +24,7 @@ const num = (name, def) => {
   return v;
 };
 const rounds = num('--rounds', 3);
+const v8Flags = v8RegimeFlags(argv);
 const measureMs = num('--duration', 3) * 1000;
 const warmupMs = 1000;
 const PATHS = ['bare', 'mesh', 'mesh-notel'];
@@ -32,7 +34,7 @@ const median = (xs) => {
 };
 
 const state = { child: undefined };
-const upstream = spawn(process.execPath, ['grpc-server.mjs'], { cwd: here, stdio: ['ignore', 'pipe', 'inherit'] });
+const upstream = spawn(process.execPath, [...v8Flags, 'grpc-server.mjs'], { cwd: here, stdio: ['ignore', 'pipe', 'inherit'] });
 const stop = () => { try { upstream.kill('SIGKILL'); } catch { /* gone */ } state.child?.kill('SIGKILL'); };
 process.on('SIGINT', () => { stop(); process.exit(130); });
 process.on('SIGTERM', () => { stop(); process.exit(143); });
@@ -45,13 +47,13 @@ try {
   const runs = Object.fromEntries(PATHS.map((p) => [p, []]));
   for (let r = 0; r < rounds; r++) {
     for (const path of r % 2 ? [...PATHS].reverse() : PATHS) {
-      const out = await runJsonChild(process.execPath, ['grpc-client.mjs', JSON.stringify({ path, port, warmupMs, measureMs })], { cwd: here, state, timeoutMs: 120_000, label: path });
+      const out = await runJsonChild(process.execPath, [...v8Flags, 'grpc-client.mjs', JSON.stringify({ path, port, warmupMs, measureMs })], { cwd: here, state, timeoutMs: 120_000, label: path });
       if (out.status !== 'ok') console.log(`  ${path} round ${r + 1}: ${out.status} (${out.error})`);
       runs[path].push(out);
       process.stdout.write('.');
     }
   }
-  console.log('\n\ngRPC unary calls, 32-byte messages, loopback, median of rounds (each a fresh client process):');
+  console.log(`\n\ngRPC unary calls, 32-byte messages, loopback, median of rounds (each a fresh client process; node ${v8Flags.join(' ') || 'with V8 defaults'}):`);
   const med = (path, c, k) => median(runs[path].filter((o) => o.status === 'ok').map((o) => o.results[c][k]));
   const roundsOf = (path, c, k, f = (x) => x.toFixed(0)) => runs[path].map((o) => (o.status === 'ok' ? f(o.results[c][k]) : 'x')).join(', ');
   for (const p of PATHS) {

@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { freePorts, get, makeCerts, startNginx, stopAll, which } from './fetch-nginx.mjs';
 import { mtlsTerminatorConfig, pairConfigs } from './security-nginx.mjs';
 import { CLIENT_ID, SERVER_ID, TRUST_DOMAIN, loadIdentity } from './security-config.mjs';
-import { runJsonChild } from './child.mjs';
+import { runJsonChild, v8RegimeFlags } from './child.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const median = (xs) => {
@@ -33,15 +33,15 @@ const median = (xs) => {
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
-const USAGE = 'usage: security.mjs [--quick] [--no-pin] [--rounds N] [--duration S] [--warmup S] [--parts 1,2,3,4]';
+const USAGE = 'usage: security.mjs [--quick] [--no-pin] [--pretenuring] [--rounds N] [--duration S] [--warmup S] [--parts 1,2,3,4]';
 
 function options(rawArgv) {
   // pnpm/npm pass a literal `--` through to the script; it separates nothing here.
   const argv = rawArgv.filter((a) => a !== '--');
-  const known = new Set(['--quick', '--no-pin', '--rounds', '--duration', '--warmup', '--parts']);
+  const known = new Set(['--quick', '--no-pin', '--pretenuring', '--rounds', '--duration', '--warmup', '--parts']);
   for (let i = 0; i < argv.length; i++) {
     if (!known.has(argv[i])) throw new Error(`unknown argument ${argv[i]}; ${USAGE}`);
-    if (argv[i] !== '--quick' && argv[i] !== '--no-pin') i++;
+    if (argv[i] !== '--quick' && argv[i] !== '--no-pin' && argv[i] !== '--pretenuring') i++;
   }
   const quick = argv.includes('--quick');
   const num = (name, def, min, max) => {
@@ -58,6 +58,7 @@ function options(rawArgv) {
     quick,
     parts,
     pin: !argv.includes('--no-pin'),
+    v8Flags: v8RegimeFlags(argv),
     rounds: num('--rounds', quick ? 1 : 3, 1, 9),
     // Warm-up at c=32 lasts at least this long and until throughput is steady (see security-client.mjs), at most 3x.
     warmupMs: num('--warmup', quick ? 1 : 2, 0.1, 30) * 1000,
@@ -178,10 +179,11 @@ function version(cmd, args) {
 // Client on CPU 0, server on CPU 1 (taskset), as two machines would be: left to itself, this
 // 2-vCPU VM's scheduler now and then runs both on one CPU for a second or two, which showed as
 // rows at 60 % of their throughput with 75 % more CPU per request.
-const pinning = { taskset: undefined };
+const pinning = { taskset: undefined, v8Flags: [] };
 /** [command, args] that run `node args` on `cpu` (or unpinned). */
 function pinned(cpu, args) {
-  return pinning.taskset ? [pinning.taskset, ['-c', String(cpu), process.execPath, ...args]] : [process.execPath, args];
+  const node = [...pinning.v8Flags, ...args]; // every Node process in one GC regime (child.mjs v8RegimeFlags)
+  return pinning.taskset ? [pinning.taskset, ['-c', String(cpu), process.execPath, ...node]] : [process.execPath, node];
 }
 
 // ---- the rows ----
@@ -260,6 +262,7 @@ async function main() {
   const noNginx = !nginx || !openssl ? `${nginx ? 'openssl' : 'nginx'} not found: run bench/setup.sh (as root)` : undefined;
   const nginxV = nginx ? version(nginx, ['-V']) : '';
   if (opts.pin && os.cpus().length >= 2) pinning.taskset = which('taskset');
+  pinning.v8Flags = opts.v8Flags;
 
   // Identities: an in-memory CA of our own (ECDSA P-256), the server and client workload
   // certificates, written as mounted files (Istio's /etc/certs layout) for the processes and nginx.
@@ -380,6 +383,7 @@ async function main() {
   log(`Mesh security benchmark (issue #5) — ${new Date().toISOString()}`);
   log(`node ${process.version} (OpenSSL ${process.versions.openssl}), undici ${pkgVersion('node_modules/undici')}, fastify ${pkgVersion('../packages/fastify/node_modules/fastify')}${nginx ? `, ${version(nginx, ['-v']).replace('nginx version: ', '')} (${(/running with (OpenSSL [\d.a-z]+)/.exec(nginxV) ?? /built with (OpenSSL [\d.a-z]+)/.exec(nginxV) ?? ['', '?'])[1]})` : ''}`);
   log(`${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), load average ${loadBefore[0].toFixed(2)} before, ${loadAfter[0].toFixed(2)} after`);
+  log(`Node processes: ${opts.v8Flags.join(' ') || 'V8 defaults'} (one GC regime for every row: bench/child.mjs v8RegimeFlags; --pretenuring for V8's default)`);
   const warmups = Object.values(raw).flat().filter((r) => r.status === 'ok').map((r) => r.warmupMs / 1000);
   log(`${opts.rounds} round(s) × per concurrency (${opts.warmupMs / 4000} s warm-up + ${opts.measureMs / 1000} s measured), after a warm-up at c=${hi} until steady`);
   log(`(at least ${opts.warmupMs / 1000} s, at most ${opts.warmupMs * 3 / 1000} s; took ${fmt(Math.min(...warmups), 1)}-${fmt(Math.max(...warmups), 1)} s); medians of rounds${opts.quick ? ' — QUICK run: indicative only' : ''}`);

@@ -68,6 +68,23 @@ describe('chaos', () => {
     expect(r.upstreams.slice(killed + 8).filter((u) => u === 'c')).toEqual([]);
   });
 
+  it('a retry goes to another host than the one tried (retry_host_predicate previous_hosts), statistically', async () => {
+    // One endpoint always answers 503, the other 200; RANDOM balancing, one retry on 5xx. With
+    // the tried host excluded, a retry lands on the bad host only when host selection draws it
+    // again on all of its attempts (Envoy: HOST_SELECTION_RETRY_MAX_ATTEMPTS = 5, so 6 draws,
+    // (1/2)^6 = 1.6 %): ~200 of 400 requests start on the bad host, ~3 of them fail. Without the
+    // exclusion half of those retries (~100) would fail. Bound: fewer than 20.
+    const bad = await startServer((_req, res) => { res.statusCode = 503; res.end('bad'); });
+    const good = await named('good');
+    open.push(bad, good);
+    const d = createMeshDispatcher({ configYaml: yaml('svc', [bad.port, good.port], '  trafficPolicy: {loadBalancer: {simple: RANDOM}}', '  http:\n  - route: [{destination: {host: svc}}]\n    retries: {attempts: 1, retryOn: 5xx}') });
+    open.push(d);
+    const r = await load(d, 'http://svc/', 400, 8);
+    const failed = r.statuses.filter((x) => x !== 200).length;
+    expect(bad.hits).toBeGreaterThan(120); // the bad host was drawn first about half the time
+    expect(failed).toBeLessThan(20);
+  });
+
   it('the dead endpoint is ejected when the DestinationRule allows it, and not with Istio\'s default 10 % below 10 endpoints', async () => {
     for (const [percent, expectEjected] of [[100, true], [undefined, false]] as const) {
       const s = [await named('a'), await named('b'), await named('c')];
