@@ -14,7 +14,7 @@
 // Every server and client runs in a fresh Node process per row and round (client on CPU 0, server
 // on CPU 1); rounds alternate the row order and the medians are printed, then the ratios the issue
 // sets targets for, with each round's value beside them.
-// Run: pnpm --filter @meshwork/bench run security [-- --quick] [--no-pin] [--rounds N] [--duration S] [--warmup S] [--parts 1,2,3,4]
+// Run: pnpm --filter @meshwork/bench run security [-- --quick] [--no-pin] [--pretenuring] [--cpu-prof DIR] [--rounds N] [--duration S] [--warmup S] [--parts 1,2,3,4]
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -33,12 +33,12 @@ const median = (xs) => {
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
-const USAGE = 'usage: security.mjs [--quick] [--no-pin] [--pretenuring] [--rounds N] [--duration S] [--warmup S] [--parts 1,2,3,4]';
+const USAGE = 'usage: security.mjs [--quick] [--no-pin] [--pretenuring] [--cpu-prof DIR] [--rounds N] [--duration S] [--warmup S] [--parts 1,2,3,4]';
 
 function options(rawArgv) {
   // pnpm/npm pass a literal `--` through to the script; it separates nothing here.
   const argv = rawArgv.filter((a) => a !== '--');
-  const known = new Set(['--quick', '--no-pin', '--pretenuring', '--rounds', '--duration', '--warmup', '--parts']);
+  const known = new Set(['--quick', '--no-pin', '--pretenuring', '--cpu-prof', '--rounds', '--duration', '--warmup', '--parts']);
   for (let i = 0; i < argv.length; i++) {
     if (!known.has(argv[i])) throw new Error(`unknown argument ${argv[i]}; ${USAGE}`);
     if (argv[i] !== '--quick' && argv[i] !== '--no-pin' && argv[i] !== '--pretenuring') i++;
@@ -59,6 +59,7 @@ function options(rawArgv) {
     parts,
     pin: !argv.includes('--no-pin'),
     v8Flags: v8RegimeFlags(argv),
+    cpuProfDir: argv.includes('--cpu-prof') ? argv[argv.indexOf('--cpu-prof') + 1] : undefined,
     rounds: num('--rounds', quick ? 1 : 3, 1, 9),
     // Warm-up at c=32 lasts at least this long and until throughput is steady (see security-client.mjs), at most 3x.
     warmupMs: num('--warmup', quick ? 1 : 2, 0.1, 30) * 1000,
@@ -179,10 +180,11 @@ function version(cmd, args) {
 // Client on CPU 0, server on CPU 1 (taskset), as two machines would be: left to itself, this
 // 2-vCPU VM's scheduler now and then runs both on one CPU for a second or two, which showed as
 // rows at 60 % of their throughput with 75 % more CPU per request.
-const pinning = { taskset: undefined, v8Flags: [] };
+const pinning = { taskset: undefined, v8Flags: [], cpuProfDir: undefined };
 /** [command, args] that run `node args` on `cpu` (or unpinned). */
 function pinned(cpu, args) {
-  const node = [...pinning.v8Flags, ...args]; // every Node process in one GC regime (child.mjs v8RegimeFlags)
+  // Every Node process in one GC regime (child.mjs v8RegimeFlags); --cpu-prof DIR profiles each.
+  const node = [...pinning.v8Flags, ...(pinning.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${pinning.cpuProfDir}`] : []), ...args];
   return pinning.taskset ? [pinning.taskset, ['-c', String(cpu), process.execPath, ...node]] : [process.execPath, node];
 }
 
@@ -263,6 +265,7 @@ async function main() {
   const nginxV = nginx ? version(nginx, ['-V']) : '';
   if (opts.pin && os.cpus().length >= 2) pinning.taskset = which('taskset');
   pinning.v8Flags = opts.v8Flags;
+  pinning.cpuProfDir = opts.cpuProfDir; // one .cpuprofile per process, named by pid
 
   // Identities: an in-memory CA of our own (ECDSA P-256), the server and client workload
   // certificates, written as mounted files (Istio's /etc/certs layout) for the processes and nginx.
