@@ -504,6 +504,25 @@ spec: {selector: {istio: ingressgateway}, servers: [{port: {number: 80, name: ht
     expect(keys(viewB)).toContain('Gateway/b/ingress');
   });
 
+  it('answers per mesh settings when the same resources are asked under several (per-resource facts are cached by mesh content)', () => {
+    const rs = resourcesOf(`
+apiVersion: v1
+kind: Service
+metadata: {name: reviews, namespace: b}
+spec: {selector: {app: reviews}, ports: [{name: http, port: 9080}]}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: b}
+spec: {host: reviews.b.svc.example.org}
+`);
+    // The DestinationRule's host names the service only under domainSuffix example.org.
+    const kept = (domainSuffix: string) => keys(viewForNamespace(rs, 'a', { domainSuffix })).includes('DestinationRule/b/reviews');
+    expect(kept('cluster.local')).toBe(false);
+    expect(kept('example.org')).toBe(true);
+    expect(kept('cluster.local')).toBe(false);
+  });
+
   it('returns the same objects in the same order', () => {
     expect(viewB.every((r) => config.includes(r))).toBe(true);
     expect(viewB.map((r) => config.indexOf(r))).toEqual([...viewB.map((r) => config.indexOf(r))].sort((x, y) => x - y));

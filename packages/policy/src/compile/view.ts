@@ -47,6 +47,7 @@ import { labelsMatch, strMap } from './order.js';
  */
 export function viewForNamespace(resources: readonly Resource[], namespace: string, mesh?: Partial<MeshConfig>): Resource[] {
   const m = meshConfig(mesh);
+  const facts = registryFactsFor(m);
   const root = m.rootNamespace;
   const keep = new Set<Resource>();
   const ownOrRoot = (r: Resource) => r.metadata.namespace === namespace || r.metadata.namespace === root;
@@ -60,7 +61,7 @@ export function viewForNamespace(resources: readonly Resource[], namespace: stri
     if (r.kind !== 'Service' && r.kind !== 'ServiceEntry') continue;
     // buildRegistry reads only `v1 Service` and `networking.istio.io ServiceEntry`; other
     // kinds of these names (and a ServiceEntry without hosts) yield no service and never matter.
-    const seen = buildRegistry([r], m).services.filter((s) => visibleTo(s.exportTo, s.namespace, namespace));
+    const seen = factsOf(facts, r, m).services.filter((s) => visibleTo(s.exportTo, s.namespace, namespace));
     if (seen.length === 0) continue;
     keep.add(r);
     visible.push(...seen);
@@ -86,7 +87,7 @@ export function viewForNamespace(resources: readonly Resource[], namespace: stri
     }
     const candidates = selectors.get(r.metadata.namespace);
     if (!candidates) continue;
-    const ep = buildRegistry([r], m).workloads[0];
+    const ep = factsOf(facts, r, m).endpoint;
     if (ep && candidates.some((sel) => labelsMatch(sel, ep.labels))) keep.add(r);
   }
 
@@ -135,6 +136,41 @@ export function viewForNamespace(resources: readonly Resource[], namespace: stri
   }
 
   return resources.filter((r) => keep.has(r));
+}
+
+/** What a one-resource registry makes of a Service, ServiceEntry or WorkloadEntry. */
+interface RegistryFacts {
+  services: readonly MeshService[];
+  endpoint: ReturnType<typeof buildRegistry>['workloads'][number] | undefined;
+}
+
+/**
+ * Per-resource registry facts, which no namespace changes: the control service asks for every
+ * watched namespace's view on each change (50 namespaces over 2,000+ resources in its bench),
+ * and building a one-resource registry per resource per namespace was most of a push's
+ * allocation. Keyed by the mesh settings' content, then by the resource object (resources are
+ * values: a new version is a new object, as the loader and the control service make them).
+ */
+const registryFacts = new Map<string, WeakMap<Resource, RegistryFacts>>();
+
+function registryFactsFor(m: MeshConfig): WeakMap<Resource, RegistryFacts> {
+  const key = JSON.stringify(m);
+  let facts = registryFacts.get(key);
+  if (!facts) {
+    if (registryFacts.size >= 8) registryFacts.clear(); // a few mesh configs at a time, never a growing map
+    registryFacts.set(key, (facts = new WeakMap()));
+  }
+  return facts;
+}
+
+function factsOf(facts: WeakMap<Resource, RegistryFacts>, r: Resource, m: MeshConfig): RegistryFacts {
+  let f = facts.get(r);
+  if (!f) {
+    const registry = buildRegistry([r], m);
+    f = { services: registry.services, endpoint: registry.workloads[0] };
+    facts.set(r, f);
+  }
+  return f;
 }
 
 const HANDLED: ReadonlySet<string> = new Set(['Service', 'ServiceEntry', 'WorkloadEntry', 'VirtualService', 'DestinationRule', 'PeerAuthentication']);
