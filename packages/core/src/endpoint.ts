@@ -46,11 +46,41 @@ export interface PickContext {
   /** Consistent-hash key of the request (header, cookie, source IP or query value), if the policy hashes. */
   hashKey?: string | undefined;
   /** Hosts already tried by this request: avoided when another host exists (retry host predicate). */
-  exclude?: ReadonlySet<EndpointState> | undefined;
+  exclude?: HostSet | undefined;
   /** Uniform [0, 1) source; injectable so tests are deterministic. */
   random: () => number;
   /** Monotonic ms. */
   now: number;
+}
+
+/** What host selection reads of the hosts to avoid (a Set, or a request's TriedHosts). */
+export interface HostSet {
+  readonly size: number;
+  has(host: EndpointState): boolean;
+}
+
+/**
+ * The hosts one request has tried, for retries that avoid them (Envoy's previous_hosts
+ * predicate), kept by every adapter the same way: the first host in a field and a Set only
+ * from the second (most requests make one attempt; a Set per request showed in allocation
+ * profiles).
+ */
+export class TriedHosts implements HostSet {
+  private first: EndpointState | undefined;
+  private rest: Set<EndpointState> | undefined;
+
+  get size(): number {
+    return this.first === undefined ? 0 : 1 + (this.rest?.size ?? 0);
+  }
+
+  has(host: EndpointState): boolean {
+    return host === this.first || (this.rest !== undefined && this.rest.has(host));
+  }
+
+  add(host: EndpointState): void {
+    if (this.first === undefined) this.first = host;
+    else if (host !== this.first) (this.rest ??= new Set()).add(host);
+  }
 }
 
 export interface LoadBalancer {

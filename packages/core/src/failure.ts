@@ -33,7 +33,15 @@ export interface FailureReply {
   status: number;
   body: string;
   flags: ResponseFlag[];
+  /** Response headers Envoy adds to this reply. */
+  headers?: Readonly<Record<string, string>> | undefined;
 }
+
+/** No endpoint to send an attempt to (503 UH). Shared: callers copy the flags they keep. */
+export const NO_HEALTHY_UPSTREAM: FailureReply = Object.freeze({ status: 503, body: LOCAL_REPLY.noHealthyUpstream, flags: Object.freeze(['UH']) as ResponseFlag[] });
+
+/** The circuit breaker refused an attempt (503 UO, `x-envoy-overloaded: true`). Shared, as above. */
+export const OVERFLOW: FailureReply = Object.freeze({ status: 503, body: LOCAL_REPLY.overflow, flags: Object.freeze(['UO']) as ResponseFlag[], headers: Object.freeze({ 'x-envoy-overloaded': 'true' }) });
 
 /** Envoy's local reply when the last attempt failed (reference §9), URX when retries ran out. */
 export function failureReply(outcome: AttemptOutcome, retried: boolean): FailureReply {

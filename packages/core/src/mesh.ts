@@ -11,7 +11,8 @@ import {
   type WireSnapshot, type WorkloadIdentity,
 } from '@meshwork/policy';
 import type { IdentitySource } from '@meshwork/identity';
-import { Cluster, clusterKey } from './cluster.js';
+import { Cluster, clusterKey, type Admission } from './cluster.js';
+import { OVERFLOW, type FailureReply } from './failure.js';
 import type { EndpointState } from './endpoint.js';
 import { registryResources, type RegistryService } from './registry.js';
 import { ControlClient, type ControlClientOptions, type ControlStatus } from './control/client.js';
@@ -257,6 +258,18 @@ export class Mesh {
   /** What the request does (pure decision over the current snapshot). */
   decide(req: OutboundRequest): OutboundDecision {
     return decideOutbound(this.current, req);
+  }
+
+  /**
+   * Circuit-breaker admission of one attempt to `cluster`, for every adapter: on overflow the
+   * pool overflow is counted (`meshwork_pool_overflow_total`) and Envoy's 503 UO reply comes
+   * back instead of an admission.
+   */
+  admit(cluster: Cluster, protocol: 'http1' | 'http2' = 'http1'): Admission | FailureReply {
+    const admission = cluster.admit(protocol);
+    if (admission !== 'overflow') return admission;
+    this.telemetry?.recordPoolOverflow(cluster.key);
+    return OVERFLOW;
   }
 
   /** The cluster of a destination, built or refreshed for the current snapshot. */

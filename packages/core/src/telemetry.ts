@@ -15,7 +15,7 @@ import { X509Certificate } from 'node:crypto';
 import { hostname, networkInterfaces } from 'node:os';
 import { servedService, type MeshConfig, type MeshService, type Snapshot, type TracingSpec, type WorkloadIdentity } from '@meshwork/policy';
 import {
-  createAccessLogger, createMeshMetrics, encodePeerMetadata, getRequestId, globalRegistry, istioOperation, istioSpanTags, localWorkload, newRequestId, peerMetadataId, samplingPolicy,
+  createAccessLogger, createMeshMetrics, encodePeerMetadata, getRequestId, globalRegistry, istioOperation, istioSpanTags, localWorkload, newRequestId, peerMetadataId, requestIdFrom, samplingPolicy,
   startClientSpan, stdoutDestination, REQUEST_ID_HEADER,
   type AccessLogEvent, type AccessLogger, type AccessLoggerOptions, type HeaderBag, type LocalWorkload, type MeshMetrics, type Registry, type RequestMetricEvent,
   type SamplingPolicy, type ServiceRef, type SpanHandle, type SyncState, type WorkloadMetadata,
@@ -355,8 +355,7 @@ export class MeshTelemetry {
       });
       return { headers, span, requestId: span.requestId };
     }
-    const given = o.requestHeaders[REQUEST_ID_HEADER];
-    const requestId = typeof given === 'string' && given.length > 0 && given.length <= 256 ? given : (getRequestId() ?? newRequestId());
+    const requestId = requestIdFrom(o.requestHeaders[REQUEST_ID_HEADER]) ?? getRequestId() ?? newRequestId();
     headers[REQUEST_ID_HEADER] = requestId;
     return { headers, span: undefined, requestId };
   }

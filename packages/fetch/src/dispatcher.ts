@@ -14,11 +14,11 @@ import {
   sampleFault, sampleMirrors, upstreamAuthority, upstreamRequestHeaders, type HeaderMap, type HeaderOps, type OutboundDecision, type UpstreamTls,
 } from '@meshwork/policy';
 import {
-  backoffMs, Code, compileRetry, connectOptions, failureReply, hashKeyFor, localReplyError, outcomeOfError, Mesh, MeshError, remainingBudget,
-  type AttemptOutcome, type Cluster, type CompiledRetry, type EndpointState, type MeshOptions, type MeshTelemetry, type OutboundFacts, type ResponseFlag,
+  NO_HEALTHY_UPSTREAM, TriedHosts, backoffMs, Code, compileRetry, connectOptions, failureReply, hashKeyFor, localReplyError, outcomeOfError, Mesh, MeshError, remainingBudget,
+  type AttemptOutcome, type Cluster, type CompiledRetry, type EndpointState, type FailureReply, type MeshOptions, type MeshTelemetry, type OutboundFacts, type ResponseFlag,
 } from '@meshwork/core';
 import {
-  ALL_TRACE_FIELDS, decodePeerMetadata, withoutPeerMetadata, PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER, REQUEST_ID_HEADER, TRACEPARENT_HEADER, X_B3_TRACE_ID,
+  ALL_TRACE_FIELDS, takePeerMetadata, withoutPeerMetadata, PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER, REQUEST_ID_HEADER, TRACEPARENT_HEADER, X_B3_TRACE_ID,
   type HeaderBag, type SpanHandle, type WorkloadMetadata,
 } from '@meshwork/telemetry';
 import { toV2, type Controller, type Handler } from './handler.js';
@@ -325,12 +325,8 @@ class MeshRequest implements Controller {
   private body: Replayable = { replay: true, body: null };
   private upstreamHeaders: string[] = [];
   private path = '/';
-  /**
-   * Hosts already tried, for retries that avoid them: the first in a field, a Set only once a
-   * retry happens (most requests never retry; a Set per request showed in allocation profiles).
-   */
-  private firstTried: EndpointState | undefined;
-  private tried: Set<EndpointState> | undefined;
+  /** Hosts already tried, for retries that avoid them (made at the first attempt that may be retried). */
+  private tried: TriedHosts | undefined;
   private avoidPrevious = true;
   private hashKey: string | undefined;
   responseOps: HeaderOps['response'][] | null = null;
@@ -526,20 +522,13 @@ class MeshRequest implements Controller {
     this.attempts++;
     let ep: EndpointState | undefined;
     if (!cluster.passthrough) {
-      const exclude = this.avoidPrevious ? (this.tried ??= this.firstTried !== undefined ? new Set([this.firstTried]) : undefined) : undefined;
+      const exclude = this.avoidPrevious ? this.tried : undefined;
       ep = cluster.pick({ hashKey: this.hashKey, random: this.d.mesh.random, now: cluster.policy.warmup ? this.d.mesh.now() : 0, exclude });
-      if (!ep) return this.local(503, LOCAL_REPLY.noHealthyUpstream, ['UH']);
+      if (!ep) return this.localFrom(NO_HEALTHY_UPSTREAM);
     }
-    const admission = cluster.admit();
-    if (admission === 'overflow') {
-      this.tel?.recordPoolOverflow(cluster.key);
-      return this.local(503, LOCAL_REPLY.overflow, ['UO'], { 'x-envoy-overloaded': 'true' });
-    }
-    if (ep && this.maxAttempts > 1) {
-      if (this.tried) this.tried.add(ep);
-      else if (this.firstTried === undefined) this.firstTried = ep;
-      else (this.tried = new Set([this.firstTried])).add(ep);
-    }
+    const admission = this.d.mesh.admit(cluster);
+    if ('status' in admission) return this.localFrom(admission);
+    if (ep && this.maxAttempts > 1) (this.tried ??= new TriedHosts()).add(ep);
     if (admission.ready) {
       admission.ready.then(() => {
         if (this.finished || this.aborted) admission.release();
@@ -611,11 +600,10 @@ class MeshRequest implements Controller {
       if (gs !== undefined) this.grpcStatus = Number(gs);
       if (this.span && this.attempts > 1 && outcome) this.tel.attemptEvent(this.span, this.attempts, attempt.ep?.key, outcome);
       // The server's metadata, read and taken out before the caller sees the response.
-      if (this.exchange && (resHeaders[PEER_METADATA_HEADER] !== undefined || resHeaders[PEER_METADATA_ID_HEADER] !== undefined)) {
-        this.peer = decodePeerMetadata(resHeaders[PEER_METADATA_HEADER]);
-        delete resHeaders[PEER_METADATA_HEADER];
-        delete resHeaders[PEER_METADATA_ID_HEADER];
-        stripRaw = true;
+      if (this.exchange) {
+        const taken = takePeerMetadata(resHeaders);
+        this.peer = taken.peer;
+        stripRaw = taken.present;
       }
     }
     let out = resHeaders as Record<string, string | string[]>;
@@ -638,7 +626,7 @@ class MeshRequest implements Controller {
       if (this.span && this.attempts > 1) this.tel.attemptEvent(this.span, this.attempts, this.current?.ep?.key, outcome);
     }
     const r = failureReply(outcome, this.attempts > 1);
-    this.local(r.status, r.body, r.flags, undefined, undefined, cause);
+    this.localFrom(r, cause);
   }
 
   private mirror(decision: OutboundDecision): void {
@@ -698,8 +686,13 @@ class MeshRequest implements Controller {
     });
   }
 
+  /** A local reply core decided (no host, overflow, a failed last attempt). */
+  private localFrom(r: FailureReply, cause?: unknown): void {
+    this.local(r.status, r.body, r.flags, r.headers, undefined, cause);
+  }
+
   /** Answers locally as Envoy would (or throws a MeshError when configured to). */
-  local(status: number, body: string, flags: ResponseFlag[], extraHeaders?: HeaderMap, grpcStatus?: string, cause?: unknown): void {
+  local(status: number, body: string, flags: readonly ResponseFlag[], extraHeaders?: Readonly<HeaderMap>, grpcStatus?: string, cause?: unknown): void {
     if (this.finished || this.committed) return;
     this.flags.push(...flags);
     if (this.d.options.throwOnLocalReply && status >= 400) return this.fail(localReplyError(status, body, flags, cause), []);

@@ -22,7 +22,7 @@ import {
   LOCAL_REPLY, avoidPreviousHosts, destinationLocalReply, effectiveTimeoutMs, localReply, pickWeighted, routeLocalReply, sampleFault, sampleMirrors, upstreamAuthority, upstreamRequestHeaders,
   type HeaderMap, type OutboundDecision, type RouteDestination,
 } from '@meshwork/policy';
-import { backoffMs, compileRetry, failureReply, hashKeyFor, remainingBudget, type AttemptOutcome, type Cluster, type CompiledRetry, type EndpointState, type Mesh, type MeshTelemetry, type ResponseFlag } from '@meshwork/core';
+import { NO_HEALTHY_UPSTREAM, TriedHosts, backoffMs, compileRetry, failureReply, hashKeyFor, remainingBudget, type AttemptOutcome, type Cluster, type CompiledRetry, type FailureReply, type EndpointState, type Mesh, type MeshTelemetry, type ResponseFlag } from '@meshwork/core';
 import {
   ALL_TRACE_FIELDS, PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER, TRACEPARENT_HEADER, X_B3_TRACE_ID, decodePeerMetadata,
   type HeaderBag, type SpanHandle, type WorkloadMetadata,
@@ -119,9 +119,12 @@ function deadlineMs(d: InterceptorOptions['deadline']): number {
 }
 
 /** A status the caller gets from the mesh itself (Envoy's local reply, translated as Envoy does for gRPC). */
-function localStatus(httpStatus: number, body: string, grpcStatus?: number | string): StatusObject {
+function localStatus(httpStatus: number, body: string, grpcStatus?: number | string, headers?: Readonly<Record<string, string>>): StatusObject {
   const r = localReply(httpStatus, body, { grpc: true, grpcStatus });
-  return { code: Number(r.headers['grpc-status']), details: body, metadata: new Metadata() };
+  const metadata = new Metadata();
+  // Headers Envoy adds to the reply (x-envoy-overloaded) reach the caller as trailers-only metadata.
+  if (headers) for (const k in headers) metadata.set(k, headers[k]!);
+  return { code: Number(r.headers['grpc-status']), details: body, metadata };
 }
 
 /** One upstream try, and the listener of its call (one object per attempt, no closures). */
@@ -165,12 +168,8 @@ export class MeshCall implements InterceptingCallInterface {
   private callHost: string | undefined;
   private hashKey: string | undefined;
   private avoidPrevious = true;
-  /**
-   * Hosts already tried, for retries that avoid them: the first in a field, a Set only once a
-   * retry happens (most requests never retry; a Set per request showed in allocation profiles).
-   */
-  private firstTried: EndpointState | undefined;
-  private tried: Set<EndpointState> | undefined;
+  /** Hosts already tried, for retries that avoid them (made at the first attempt that may be retried). */
+  private tried: TriedHosts | undefined;
   private deadline = Infinity;
   private routeTimer: NodeJS.Timeout | undefined;
   private backoffTimer: NodeJS.Timeout | undefined;
@@ -415,19 +414,12 @@ export class MeshCall implements InterceptingCallInterface {
     if (this.finished) return;
     const cluster = this.cluster!;
     this.attempts++;
-    const exclude = this.avoidPrevious ? (this.tried ??= this.firstTried !== undefined ? new Set([this.firstTried]) : undefined) : undefined;
+    const exclude = this.avoidPrevious ? this.tried : undefined;
     const ep = cluster.pick({ hashKey: this.hashKey, random: this.mesh.random, now: cluster.policy.warmup ? this.mesh.now() : 0, exclude });
-    if (!ep) return this.local(503, LOCAL_REPLY.noHealthyUpstream, ['UH']);
-    const admission = cluster.admit('http2');
-    if (admission === 'overflow') {
-      this.mesh.telemetry?.recordPoolOverflow(cluster.key);
-      return this.local(503, LOCAL_REPLY.overflow, ['UO']);
-    }
-    if (this.maxAttempts > 1) {
-      if (this.tried) this.tried.add(ep);
-      else if (this.firstTried === undefined) this.firstTried = ep;
-      else (this.tried = new Set([this.firstTried])).add(ep);
-    }
+    if (!ep) return this.localFrom(NO_HEALTHY_UPSTREAM);
+    const admission = this.mesh.admit(cluster, 'http2');
+    if ('status' in admission) return this.localFrom(admission);
+    if (this.maxAttempts > 1) (this.tried ??= new TriedHosts()).add(ep);
     if (admission.ready) {
       admission.ready.then(() => {
         if (this.finished) admission.release();
@@ -612,9 +604,14 @@ export class MeshCall implements InterceptingCallInterface {
 
   // ---- ending ----
 
-  private local(httpStatus: number, body: string, flags: ResponseFlag[], grpcStatus?: number | string): void {
+  private local(httpStatus: number, body: string, flags: readonly ResponseFlag[], grpcStatus?: number | string, headers?: Readonly<Record<string, string>>): void {
     this.flags.push(...flags);
-    this.finish(localStatus(httpStatus, body, grpcStatus));
+    this.finish(localStatus(httpStatus, body, grpcStatus, headers));
+  }
+
+  /** A local reply core decided (no host, overflow). */
+  private localFrom(r: FailureReply): void {
+    this.local(r.status, r.body, r.flags, undefined, r.headers);
   }
 
   private finish(status: StatusObject): void {

@@ -21,7 +21,7 @@ import {
 } from '@grpc/grpc-js';
 import type { ServerMethodDefinition } from '@grpc/grpc-js/build/src/make-client.js';
 import { withDeadline, type MeshTelemetry } from '@meshwork/core';
-import { MeshListener, beginInbound, createInbound, jwtDetails, rbacDetails, setMeshwork, type Inbound, type InboundVerdict, type MeshListenerOptions, type MeshworkContext } from '@meshwork/server';
+import { MeshListener, beginInbound, createInbound, recordInboundOn, jwtDetails, rbacDetails, setMeshwork, type Inbound, type InboundVerdict, type MeshListenerOptions, type MeshworkContext } from '@meshwork/server';
 import {
   PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER, contextWithRequestId, runInContext,
   type HeaderBag, type SpanHandle, type WorkloadMetadata,
@@ -362,10 +362,8 @@ class InboundGrpcCall {
     const t = this.t;
     if (!t || this.recorded) return;
     this.recorded = true;
-    const socket = this.socket;
-    const ctx = this.context;
     try {
-      t.recordInbound({
+      recordInboundOn(t, {
         method: 'POST',
         target: this.method.path,
         httpVersion: '2.0',
@@ -380,17 +378,10 @@ class InboundGrpcCall {
         requestMessages: this.requestMessages,
         responseMessages: this.responseMessages,
         peer: this.peer,
-        peerPrincipal: ctx?.peerId,
-        mtls: ctx?.mtls ?? (socket as TLSSocket | undefined)?.encrypted === true,
         span: this.span,
         requestId: this.requestId,
         requestHeaders: this.headers,
-        localAddress: socket?.localAddress,
-        localPort: socket?.localPort ?? 0,
-        remoteAddress: socket?.remoteAddress,
-        remotePort: socket?.remotePort,
-        sni: ctx?.mtls ? ((socket as TLSSocket).servername || undefined) : undefined,
-      });
+      }, this.socket, this.context);
     } catch {
       /* telemetry never breaks a call */
     }

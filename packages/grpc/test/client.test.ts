@@ -286,12 +286,18 @@ spec:
       http: {http2MaxRequests: 3, http1MaxPendingRequests: 1}
 `), infos);
       // Three at once on one connection (HTTP/1.1 counting would allow one, plus one queued).
-      const codes = await Promise.all(Array.from({ length: 5 }, (_, i) => codeOf(say(c, `cb${i}`))));
+      const failed: grpc.ServiceError[] = [];
+      const codes = await Promise.all(Array.from({ length: 5 }, (_, i) => codeOf(say(c, `cb${i}`).catch((e: grpc.ServiceError) => {
+        failed.push(e);
+        throw e;
+      }))));
       expect(codes.filter((x) => x === 0)).toHaveLength(3);
       expect(codes.filter((x) => x === grpc.status.UNAVAILABLE)).toHaveLength(2);
       const overflowed = infos.filter((i) => i.flags.includes('UO'));
       expect(overflowed).toHaveLength(2);
       expect(overflowed[0]!.details).toMatch(/reset reason: overflow/);
+      // Envoy's overflow reply carries x-envoy-overloaded, for gRPC in the trailers-only metadata.
+      expect(failed.map((e) => e.metadata.get('x-envoy-overloaded'))).toEqual([['true'], ['true']]);
     } finally {
       slow.kill();
     }

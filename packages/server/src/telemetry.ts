@@ -13,9 +13,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { MeshTelemetry } from '@meshwork/core';
+import type { InboundFacts, MeshTelemetry } from '@meshwork/core';
 import {
-  decodePeerMetadata, injectTraceHeaders, withoutPeerMetadata, newRequestId, propagatorFor, startServerSpan, PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER, REQUEST_ID_HEADER,
+  injectTraceHeaders, removePeerMetadata, newRequestId, requestIdFrom, propagatorFor, startServerSpan, takePeerMetadata, PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER, REQUEST_ID_HEADER,
   type HeaderBag, type SpanHandle, type WorkloadMetadata,
 } from '@meshwork/telemetry';
 import { meshworkOf, type MeshworkContext } from './context.js';
@@ -69,14 +69,7 @@ export interface InboundBegin {
  * them for the application), and `x-request-id` kept or made and set.
  */
 export function beginInbound(t: MeshTelemetry, headers: HeaderBag, o: { method: string; target: string; authority: string | undefined; socket: Socket }): InboundBegin {
-  const rawPeer = headers[PEER_METADATA_HEADER];
-  const exchanged = rawPeer !== undefined || headers[PEER_METADATA_ID_HEADER] !== undefined;
-  let peer: WorkloadMetadata | undefined;
-  if (exchanged) {
-    peer = decodePeerMetadata(rawPeer);
-    delete headers[PEER_METADATA_HEADER];
-    delete headers[PEER_METADATA_ID_HEADER];
-  }
+  const { peer, present: exchanged } = takePeerMetadata(headers);
   const socket = o.socket;
   let span: SpanHandle | undefined;
   let requestId: string;
@@ -91,8 +84,7 @@ export function beginInbound(t: MeshTelemetry, headers: HeaderBag, o: { method: 
     requestId = span.requestId;
     if (!t.serverTracing?.disableContextPropagation) injectTraceHeaders(span.context, headers, propagatorFor(t.serverTracing));
   } else {
-    const given = headers[REQUEST_ID_HEADER];
-    requestId = typeof given === 'string' && given.length > 0 && given.length <= 256 ? given : newRequestId();
+    requestId = requestIdFrom(headers[REQUEST_ID_HEADER]) ?? newRequestId();
   }
   if (headers[REQUEST_ID_HEADER] !== requestId) headers[REQUEST_ID_HEADER] = requestId;
   return { peer, exchanged, span, requestId };
@@ -110,8 +102,7 @@ export function startInbound(t: MeshTelemetry, req: IncomingMessage, res: Server
   const { peer, exchanged, span, requestId } = beginInbound(t, headers, { method: req.method ?? 'GET', target: req.url ?? '/', authority: headers.host, socket });
   if (exchanged) {
     // In place: the application reads this very array.
-    const raw = req.rawHeaders;
-    raw.splice(0, raw.length, ...withoutPeerMetadata(raw));
+    removePeerMetadata(req.rawHeaders);
     // Answer with ours, only to a peer that sent its own (Istio's request_peer_received_).
     res.setHeader(PEER_METADATA_ID_HEADER, t.peerMetadataId);
     res.setHeader(PEER_METADATA_HEADER, t.peerMetadata);
@@ -168,10 +159,9 @@ function finish(rec: InboundRecord, res: ServerResponse): void {
     responseBytes = socket ? Math.max(0, socket.bytesWritten - rec.bytesWritten - (typeof header === 'string' ? header.length : 0)) : 0;
   }
   if (req.method === 'HEAD' || status === 204 || status === 304) responseBytes = 0;
-  const ctx = meshworkOf(req);
   const grpc = (req.headers['content-type'] ?? '').startsWith('application/grpc');
   const gs = grpc ? res.getHeader('grpc-status') : undefined;
-  rec.t.recordInbound({
+  recordInboundOn(rec.t, {
     method: req.method ?? 'GET',
     target: req.url ?? '/',
     httpVersion: req.httpVersion,
@@ -184,15 +174,28 @@ function finish(rec: InboundRecord, res: ServerResponse): void {
     grpc,
     grpcStatus: gs !== undefined ? Number(gs) : undefined,
     peer: rec.peer,
-    peerPrincipal: ctx?.peerId,
-    mtls: ctx?.mtls ?? (socket as TLSSocket | undefined)?.encrypted === true,
     span: rec.span,
     requestId: rec.requestId,
     requestHeaders: req.headers,
-    localAddress: socket?.localAddress,
-    localPort: socket?.localPort ?? 0,
-    remoteAddress: socket?.remoteAddress,
-    remotePort: socket?.remotePort,
-    sni: ctx?.mtls ? ((socket as TLSSocket).servername || undefined) : undefined,
-  });
+  }, socket, meshworkOf(req));
+}
+
+/** The facts of an inbound request that its connection and the pipeline's verdict give. */
+type ConnectionFacts = 'peerPrincipal' | 'mtls' | 'localAddress' | 'localPort' | 'remoteAddress' | 'remotePort' | 'sni';
+
+/**
+ * Records a finished inbound request (HTTP here, gRPC in @meshwork/grpc): `facts` completed
+ * with what the connection and the pipeline's context say (peer principal, mTLS, addresses,
+ * SNI), in place.
+ */
+export function recordInboundOn(t: MeshTelemetry, facts: Omit<InboundFacts, ConnectionFacts>, socket: Socket | undefined, ctx: MeshworkContext | undefined): void {
+  const f = facts as InboundFacts;
+  f.peerPrincipal = ctx?.peerId;
+  f.mtls = ctx?.mtls ?? (socket as TLSSocket | undefined)?.encrypted === true;
+  f.localAddress = socket?.localAddress;
+  f.localPort = socket?.localPort ?? 0;
+  f.remoteAddress = socket?.remoteAddress;
+  f.remotePort = socket?.remotePort;
+  f.sni = ctx?.mtls ? ((socket as TLSSocket).servername || undefined) : undefined;
+  t.recordInbound(f);
 }

@@ -313,16 +313,23 @@ export function isPeerMetadataHeader(name: Buffer | string): boolean {
 /**
  * A flat raw header list (`[name, value, ...]`, as node:http's `rawHeaders` and undici's raw
  * headers are) without the exchange pair: the application never sees them, and they never
- * leave the mesh.
+ * leave the mesh. A copy; `removePeerMetadata` changes the list itself.
  */
 export function withoutPeerMetadata<T extends Buffer | string>(raw: readonly T[]): T[] {
-  const out: T[] = [];
+  return removePeerMetadata(raw.slice());
+}
+
+/** Takes the exchange pair out of a flat raw header list in place (node:http's `rawHeaders`, which the application reads), and returns it. */
+export function removePeerMetadata<T extends Buffer | string>(raw: T[]): T[] {
+  let w = 0;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const n = raw[i]!;
     if (isPeerMetadataHeader(n)) continue;
-    out.push(n, raw[i + 1]!);
+    raw[w++] = n;
+    raw[w++] = raw[i + 1]!;
   }
-  return out;
+  raw.length = w;
+  return raw;
 }
 
 /** The two headers to add (request on the client side; response on the server side when the request had them). */

@@ -639,7 +639,12 @@ function noopHandle(ctx: Context, requestId: string, span: Span | undefined): Sp
   return new Handle(span ?? INVALID_SPAN, ctx, false, requestId, false, isSampled(span?.spanContext()), undefined, 'server');
 }
 
-function requestIdFrom(v: string | string[] | undefined): string | undefined {
+/**
+ * The caller's `x-request-id` when it is one Meshwork keeps (non-empty, at most 256
+ * characters, the first of several), else undefined: the one rule for clients and servers,
+ * with or without tracing.
+ */
+export function requestIdFrom(v: string | string[] | undefined): string | undefined {
   const id = first(v)?.trim();
   return id && id.length <= 256 ? id : undefined;
 }
