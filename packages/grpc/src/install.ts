@@ -68,11 +68,10 @@ class BridgeCall implements GrpcCall {
 
   constructor(
     private readonly mesh: Mesh,
-    private readonly authority: string,
+    private readonly target: MeshTarget,
     private readonly method: string,
     private readonly deadline: Parameters<CreateCall>[1],
     private readonly host: string | null | undefined,
-    private readonly meshChannel: Channel,
     private readonly options: MeshInterceptorOptions,
   ) {}
 
@@ -90,15 +89,14 @@ class BridgeCall implements GrpcCall {
     }
     const responseUnary = this.readBeforeMessage;
     const requestUnary = this.halfClosed && this.queued.length === 1;
-    const { host, port } = splitAuthority(this.authority);
+    const { authority, host, port, channel } = this.target;
     const method_definition = { path: this.method, requestStream: !requestUnary, responseStream: !responseUnary, requestSerialize: identity, responseDeserialize: identity, meshworkEncoded: true } as never;
     const callOptions = { method_definition, deadline: this.deadline, ...(this.host ? { host: this.host } : {}) };
-    const channel = this.meshChannel;
     const nextCall = (o: { deadline?: Parameters<CreateCall>[1]; host?: string }) => {
       const c = channel.createCall(this.method, o.deadline ?? Infinity, o.host, null, undefined);
       return Object.assign(c, { sendMessage: (m: Buffer) => c.sendMessageWithContext({}, m) });
     };
-    const mc = new MeshCall(this.mesh, host, port, this.authority, this.options, callOptions as never, nextCall as never);
+    const mc = new MeshCall(this.mesh, host, port, authority, this.options, callOptions as never, nextCall as never);
     this.mc = mc;
     mc.start(this.metadata!, this.listener as never);
     for (const q of this.queued.splice(0)) mc.sendMessageWithContext(q.context, q.message);
@@ -144,6 +142,14 @@ class BridgeCall implements GrpcCall {
   }
 }
 
+/** A mesh name plain clients address, with its parts and the mesh channel made for it (once per name). */
+interface MeshTarget {
+  authority: string;
+  host: string;
+  port: number;
+  channel: Channel;
+}
+
 let installed: { restore(): void } | undefined;
 
 /**
@@ -161,16 +167,20 @@ export function installMesh(options: InstallMeshOptions): InstalledMesh {
   const { mesh, channelOptions, ...callOptions } = options;
   const proto = Channel.prototype as unknown as { createCall: CreateCall };
   const original = proto.createCall;
-  const channels = new Map<string, Channel>();
-  const meshChannelFor = (authority: string): Channel => {
-    let c = channels.get(authority);
-    if (!c) {
-      c = new Channel(`${SCHEME}:///${authority}`, new MeshChannelCredentials(mesh), { ...channelOptions, ...meshChannelArgs(mesh) });
-      channels.set(authority, c);
-    }
-    return c;
-  };
+  const targets = new Map<string, MeshTarget>();
   const meshChannels = new WeakSet<Channel>();
+  const targetFor = (authority: string): MeshTarget => {
+    let t = targets.get(authority);
+    if (!t) {
+      const channel = new Channel(`${SCHEME}:///${authority}`, new MeshChannelCredentials(mesh), { ...channelOptions, ...meshChannelArgs(mesh) });
+      t = { authority, ...splitAuthority(authority), channel };
+      targets.set(authority, t);
+      meshChannels.add(channel);
+    }
+    return t;
+  };
+  // A channel's target never changes: its mesh-name reading (null: not a mesh name's form) is kept per channel.
+  const authorities = new WeakMap<Channel, string | null>();
   // Whether an authority names a mesh service, decided once per authority and snapshot (a name
   // can join or leave the mesh with a snapshot; the answer depends on nothing else).
   let decidedFor: unknown;
@@ -194,11 +204,10 @@ export function installMesh(options: InstallMeshOptions): InstalledMesh {
   };
   proto.createCall = function (this: Channel, method, deadline, host, parentCall, propagateFlags) {
     if (!meshChannels.has(this)) {
-      const authority = plainAuthority(this.getTarget());
-      if (authority && isMeshName(authority)) {
-        const channel = meshChannelFor(authority);
-        meshChannels.add(channel);
-        return new BridgeCall(mesh, authority, method, deadline, host, channel, callOptions);
+      let authority = authorities.get(this);
+      if (authority === undefined) authorities.set(this, (authority = plainAuthority(this.getTarget()) ?? null));
+      if (authority !== null && isMeshName(authority)) {
+        return new BridgeCall(mesh, targetFor(authority), method, deadline, host, callOptions);
       }
     }
     return original.call(this, method, deadline, host, parentCall, propagateFlags);
@@ -206,8 +215,8 @@ export function installMesh(options: InstallMeshOptions): InstalledMesh {
   const state = {
     restore() {
       proto.createCall = original;
-      for (const c of channels.values()) c.close();
-      channels.clear();
+      for (const t of targets.values()) t.channel.close();
+      targets.clear();
       if (installed === state) installed = undefined;
     },
   };
