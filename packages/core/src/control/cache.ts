@@ -43,8 +43,9 @@ export class DiskCache {
     return v && typeof v === 'object' && (v as WireSnapshot).kind === 'Snapshot' && Array.isArray((v as WireSnapshot).resources) ? (v as WireSnapshot) : undefined;
   }
 
-  writeSnapshot(s: WireSnapshot): void {
-    this.write('snapshot.json', s);
+  /** `json`: the snapshot as the control service sent it (already text: not serialised again). */
+  writeSnapshot(json: string): void {
+    this.write('snapshot.json', json);
   }
 
   readIdentity(): IdentityMaterial | undefined {
@@ -58,7 +59,7 @@ export class DiskCache {
 
   writeIdentity(m: IdentityMaterial): void {
     const v: CachedIdentity = { certChainPem: m.certChainPem, keyPem: m.keyPem, rootsPem: [...m.rootsPem], spiffeId: m.spiffeId, notBefore: m.notBefore.toISOString(), notAfter: m.notAfter.toISOString() };
-    this.write('identity.json', v);
+    this.write('identity.json', JSON.stringify(v));
   }
 
   readRegistration(): CachedRegistration | undefined {
@@ -67,7 +68,7 @@ export class DiskCache {
   }
 
   writeRegistration(r: CachedRegistration): void {
-    this.write('registration.json', r);
+    this.write('registration.json', JSON.stringify(r));
   }
 
   private read(file: string): unknown {
@@ -79,8 +80,7 @@ export class DiskCache {
     }
   }
 
-  private write(file: string, value: unknown): void {
-    const text = JSON.stringify(value);
+  private write(file: string, text: string): void {
     const previous = this.writes.get(file) ?? Promise.resolve();
     const next = previous.then(async () => {
       mkdirSync(this.dir, { recursive: true, mode: 0o700 });

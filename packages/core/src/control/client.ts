@@ -316,7 +316,7 @@ export class ControlClient {
     const bundle = snap.trustBundle.join('');
     const bundleChanged = bundle !== this.appliedBundle;
     this.appliedBundle = bundle;
-    this.cache?.writeSnapshot(snap);
+    this.cache?.writeSnapshot(data);
     void this.ack({ version: snap.version });
     const spiffeId = this.spiffeId(snap);
     // A new trust bundle (root rotation) or a new identity: get a certificate that carries them.
