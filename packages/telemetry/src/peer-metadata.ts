@@ -291,16 +291,24 @@ type HeaderBag = Record<string, string | string[] | undefined>;
  * server side on the request, for the client side on the response. The application never sees
  * them.
  */
-export function takePeerMetadata(headers: HeaderBag, options?: PeerMetadataDecodeOptions): { peer: WorkloadMetadata | undefined; id: string | undefined; present: boolean } {
+export function takePeerMetadata(headers: HeaderBag, options?: PeerMetadataDecodeOptions): TakenPeerMetadata {
   const raw = headers[PEER_METADATA_HEADER];
   const rawId = headers[PEER_METADATA_ID_HEADER];
-  const present = raw !== undefined || rawId !== undefined;
-  if (present) {
-    delete headers[PEER_METADATA_HEADER];
-    delete headers[PEER_METADATA_ID_HEADER];
-  }
-  return { peer: decodePeerMetadata(raw, options), id: typeof rawId === 'string' ? rawId : rawId?.[0], present };
+  // Servers and clients call this for every request and response: nothing allocated when the peer sent nothing.
+  if (raw === undefined && rawId === undefined) return NOT_EXCHANGED;
+  delete headers[PEER_METADATA_HEADER];
+  delete headers[PEER_METADATA_ID_HEADER];
+  return { peer: decodePeerMetadata(raw, options), id: typeof rawId === 'string' ? rawId : rawId?.[0], present: true };
 }
+
+export interface TakenPeerMetadata {
+  readonly peer: WorkloadMetadata | undefined;
+  readonly id: string | undefined;
+  /** The peer sent either exchange header. */
+  readonly present: boolean;
+}
+
+const NOT_EXCHANGED: TakenPeerMetadata = Object.freeze({ peer: undefined, id: undefined, present: false });
 
 /** Is this header name one of the exchange pair (any case; a Buffer as undici's raw headers hold it)? */
 export function isPeerMetadataHeader(name: Buffer | string): boolean {
