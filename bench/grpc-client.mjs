@@ -3,6 +3,7 @@
 // upstream as a service, a VirtualService route with Istio's default retries, LEAST_REQUEST,
 // outlier detection; telemetry as configured). Closed loop at each concurrency; prints JSON.
 import * as grpc from '@grpc/grpc-js';
+import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { service } from './grpc-common.mjs';
 
@@ -48,6 +49,18 @@ spec:
   return createMeshClient(Client, 'echo.default:9090', { mesh });
 }
 
+/** The upstream's CPU time in ns: the sum of its threads' schedstat run times (0 where /proc has none). */
+function serverCpuNs() {
+  if (!cfg.serverPid) return 0;
+  try {
+    let sum = 0;
+    for (const t of readdirSync(`/proc/${cfg.serverPid}/task`)) sum += Number(readFileSync(`/proc/${cfg.serverPid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
+    return sum;
+  } catch {
+    return 0;
+  }
+}
+
 const BUCKETS = 50_000;
 const hist = new Uint32Array(BUCKETS);
 function p50(n) {
@@ -67,6 +80,7 @@ async function load(client, concurrency, ms, record) {
   let firstError;
   const end = performance.now() + ms;
   const cpu0 = process.cpuUsage();
+  const server0 = serverCpuNs();
   const t0 = performance.now();
   const call = () => new Promise((resolve) => client.echo(payload, (err) => resolve(err)));
   await Promise.all(Array.from({ length: concurrency }, async () => {
@@ -83,7 +97,8 @@ async function load(client, concurrency, ms, record) {
   }));
   const elapsed = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
-  return { n, errors, firstError, rps: (n * 1000) / elapsed, cpuUs: (cpu.user + cpu.system) / n, p50: record ? p50(n) : undefined };
+  const serverNs = serverCpuNs() - server0;
+  return { n, errors, firstError, rps: (n * 1000) / elapsed, cpuUs: (cpu.user + cpu.system) / n, serverCpuUs: serverNs > 0 ? serverNs / 1000 / n : NaN, p50: record ? p50(n) : undefined };
 }
 
 const client = await makeClient();

@@ -7,12 +7,16 @@
 //   mesh-notel  the same with telemetry: false
 // Prints throughput at concurrency 32, p50 at concurrency 1, client CPU per call, and the
 // issue's ratios (mesh / bare >= 0.90x at c=32; added p50 at c=1 <= 30 us).
-// Run: pnpm --filter @meshwork/bench run grpc [-- --rounds N] [--duration S] [--pretenuring]
+// Run: pnpm --filter @meshwork/bench run grpc [-- --rounds N] [--duration S] [--pretenuring] [--no-pin]
+// The client runs on CPU 0 and the upstream on CPU 1 (taskset, as the security bench does): each
+// row says which of the two processes limits throughput (CPU per call of both are printed).
 // Every process runs with v8RegimeFlags (child.mjs): one GC regime for all rows.
 import { spawn } from 'node:child_process';
+import os from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runJsonChild, v8RegimeFlags } from './child.mjs';
+import { which } from './fetch-nginx.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2).filter((a) => a !== '--');
@@ -34,7 +38,10 @@ const median = (xs) => {
 };
 
 const state = { child: undefined };
-const upstream = spawn(process.execPath, [...v8Flags, 'grpc-server.mjs'], { cwd: here, stdio: ['ignore', 'pipe', 'inherit'] });
+// taskset execs node: the pid spawned is the upstream's own (its CPU is read from /proc/<pid>).
+const taskset = !argv.includes('--no-pin') && os.cpus().length >= 2 ? which('taskset') : undefined;
+const pinned = (cpu, args) => (taskset ? [taskset, ['-c', String(cpu), process.execPath, ...args]] : [process.execPath, args]);
+const upstream = spawn(...pinned(1, [...v8Flags, 'grpc-server.mjs']), { cwd: here, stdio: ['ignore', 'pipe', 'inherit'] });
 const stop = () => { try { upstream.kill('SIGKILL'); } catch { /* gone */ } state.child?.kill('SIGKILL'); };
 process.on('SIGINT', () => { stop(); process.exit(130); });
 process.on('SIGTERM', () => { stop(); process.exit(143); });
@@ -47,17 +54,18 @@ try {
   const runs = Object.fromEntries(PATHS.map((p) => [p, []]));
   for (let r = 0; r < rounds; r++) {
     for (const path of r % 2 ? [...PATHS].reverse() : PATHS) {
-      const out = await runJsonChild(process.execPath, [...v8Flags, 'grpc-client.mjs', JSON.stringify({ path, port, warmupMs, measureMs })], { cwd: here, state, timeoutMs: 120_000, label: path });
+      const [cmd, args] = pinned(0, [...v8Flags, 'grpc-client.mjs', JSON.stringify({ path, port, serverPid: upstream.pid, warmupMs, measureMs })]);
+      const out = await runJsonChild(cmd, args, { cwd: here, state, timeoutMs: 120_000, label: path });
       if (out.status !== 'ok') console.log(`  ${path} round ${r + 1}: ${out.status} (${out.error})`);
       runs[path].push(out);
       process.stdout.write('.');
     }
   }
-  console.log(`\n\ngRPC unary calls, 32-byte messages, loopback, median of rounds (each a fresh client process; node ${v8Flags.join(' ') || 'with V8 defaults'}):`);
+  console.log(`\n\ngRPC unary calls, 32-byte messages, loopback, median of rounds (each a fresh client process; node ${v8Flags.join(' ') || 'with V8 defaults'}; ${taskset ? 'client on CPU 0, upstream on CPU 1' : 'processes not pinned'}):`);
   const med = (path, c, k) => median(runs[path].filter((o) => o.status === 'ok').map((o) => o.results[c][k]));
   const roundsOf = (path, c, k, f = (x) => x.toFixed(0)) => runs[path].map((o) => (o.status === 'ok' ? f(o.results[c][k]) : 'x')).join(', ');
   for (const p of PATHS) {
-    console.log(`  ${p.padEnd(11)} c=32 ${med(p, 32, 'rps').toFixed(0).padStart(7)} calls/s  CPU ${med(p, 32, 'cpuUs').toFixed(1).padStart(5)} us/call   c=1 p50 ${med(p, 1, 'p50').toFixed(0).padStart(4)} us   (c=32 rounds ${roundsOf(p, 32, 'rps')})`);
+    console.log(`  ${p.padEnd(11)} c=32 ${med(p, 32, 'rps').toFixed(0).padStart(7)} calls/s  CPU client ${med(p, 32, 'cpuUs').toFixed(1).padStart(5)} server ${med(p, 32, 'serverCpuUs').toFixed(1).padStart(5)} us/call   c=1 p50 ${med(p, 1, 'p50').toFixed(0).padStart(4)} us   (c=32 rounds ${roundsOf(p, 32, 'rps')})`);
   }
   const ratio = (a) => median(runs[a].map((o, i) => (o.status === 'ok' && runs.bare[i]?.status === 'ok' ? o.results[32].rps / runs.bare[i].results[32].rps : NaN)));
   const added = (a) => median(runs[a].map((o, i) => (o.status === 'ok' && runs.bare[i]?.status === 'ok' ? o.results[1].p50 - runs.bare[i].results[1].p50 : NaN)));
@@ -68,6 +76,7 @@ try {
   console.log(`  added p50 c=1, mesh (metrics on) - bare         ${added('mesh').toFixed(0)} us    target <= 30 us  ${verdict(added('mesh') <= 30)}`);
   console.log(`  added p50 c=1, mesh (telemetry off) - bare      ${added('mesh-notel').toFixed(0)} us`);
   console.log(`  added client CPU/call c=32, mesh - bare         ${(med('mesh', 32, 'cpuUs') - med('bare', 32, 'cpuUs')).toFixed(1)} us`);
+  console.log(`  added upstream CPU/call c=32, mesh - bare       ${(med('mesh', 32, 'serverCpuUs') - med('bare', 32, 'serverCpuUs')).toFixed(1)} us (the headers the mesh sends: the upstream is the same bare grpc-js server)`);
   console.log(`run took ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 } finally {
   stop();

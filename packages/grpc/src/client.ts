@@ -475,8 +475,9 @@ export class MeshCall implements InterceptingCallInterface {
   private takePeerMetadata(m: Metadata): void {
     if (!this.exchange) return;
     const raw = m.get(PEER_METADATA_HEADER);
-    if (raw.length === 0 && m.get(PEER_METADATA_ID_HEADER).length === 0) return;
-    this.peer = decodePeerMetadata(raw.map(String));
+    const id = m.get(PEER_METADATA_ID_HEADER);
+    if (raw.length === 0 && id.length === 0) return;
+    this.peer = decodePeerMetadata(raw.length > 0 ? String(raw[0]) : undefined, undefined, id.length > 0 ? String(id[0]) : undefined);
     m.remove(PEER_METADATA_HEADER);
     m.remove(PEER_METADATA_ID_HEADER);
   }

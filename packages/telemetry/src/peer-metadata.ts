@@ -243,22 +243,48 @@ export interface PeerMetadataDecodeOptions {
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const DEFAULT_MAX_HEADER = 8192;
 const CACHE_MAX = 1024;
-/** Decoded values by header text; the same peer sends the same text, so its object is shared. */
-const decoded = new Map<string, WorkloadMetadata | null>();
+/**
+ * Decoded values by the peer's id (`x-envoy-peer-metadata-id`), as Envoy's exchange caches
+ * them (peer_metadata filter, `MXMethod::lookup`). Keying by the ~60-character id rather than the
+ * ~500-character value matters per request: a Map lookup hashes its key, and the value arrives
+ * as a fresh string each time, so hashing it cost ~0.7 us per request on each side. Unlike
+ * Envoy, a hit is checked against the value it was decoded from (a string comparison, far
+ * cheaper than hashing): one process can hold several workloads under one id (tests, several
+ * Mesh instances), and a workload's metadata changes when its certificate arrives (IDENTITY).
+ */
+const decodedById = new Map<string, { value: string; result: WorkloadMetadata | null }>();
+/** Decoded values by header text, for a peer that sends no id; the same text yields the same object. */
+const decodedByValue = new Map<string, WorkloadMetadata | null>();
+
+/** Envoy trims a quarter of its id cache when full (peer_metadata filter: MXMethod::lookup). */
+function remember<V>(cache: Map<string, V>, key: string, value: V): void {
+  if (cache.size >= CACHE_MAX) {
+    let n = CACHE_MAX / 4;
+    for (const k of cache.keys()) {
+      cache.delete(k);
+      if (--n <= 0) break;
+    }
+  }
+  cache.set(key, value);
+}
 
 /**
  * Decodes an `x-envoy-peer-metadata` value. Returns `undefined` for a missing, oversized or
  * malformed value (the peer then reads as `unknown` in metrics, as with a peer without a sidecar).
- * Results are cached by value (bounded), and the same value yields the same frozen object, which
- * the metrics cache keys on.
+ * Results are cached (bounded) by the peer's `id` when it sent one, as Envoy does, else by value;
+ * the same value yields the same frozen object, which the metrics cache keys on.
  */
-export function decodePeerMetadata(headerValue: string | readonly string[] | undefined, options: PeerMetadataDecodeOptions = {}): WorkloadMetadata | undefined {
+export function decodePeerMetadata(headerValue: string | readonly string[] | undefined, options: PeerMetadataDecodeOptions = {}, id?: string): WorkloadMetadata | undefined {
   const value = typeof headerValue === 'string' ? headerValue : headerValue?.[0];
   if (!value) return undefined;
   if (value.length > (options.maxHeaderLength ?? DEFAULT_MAX_HEADER)) return undefined;
   const cacheable = !options.additionalLabels;
-  if (cacheable) {
-    const hit = decoded.get(value);
+  const byId = cacheable && id ? id : undefined;
+  if (byId !== undefined) {
+    const hit = decodedById.get(byId);
+    if (hit !== undefined && hit.value === value) return hit.result ?? undefined;
+  } else if (cacheable) {
+    const hit = decodedByValue.get(value);
     if (hit !== undefined) return hit ?? undefined;
   }
   let result: WorkloadMetadata | null = null;
@@ -270,17 +296,13 @@ export function decodePeerMetadata(headerValue: string | readonly string[] | und
       result = null;
     }
   }
-  if (cacheable) {
-    // Envoy trims a quarter of its id cache when full (peer_metadata filter: MXMethod::lookup).
-    if (decoded.size >= CACHE_MAX) {
-      let n = CACHE_MAX / 4;
-      for (const k of decoded.keys()) {
-        decoded.delete(k);
-        if (--n <= 0) break;
-      }
-    }
-    decoded.set(value, result);
-  }
+  if (byId !== undefined) {
+    // The same value under another id (several workloads of one process) shares its object.
+    const same = decodedByValue.get(value);
+    if (same !== undefined) result = same;
+    else remember(decodedByValue, value, result);
+    remember(decodedById, byId, { value, result });
+  } else if (cacheable) remember(decodedByValue, value, result);
   return result ?? undefined;
 }
 
@@ -298,7 +320,8 @@ export function takePeerMetadata(headers: HeaderBag, options?: PeerMetadataDecod
   if (raw === undefined && rawId === undefined) return NOT_EXCHANGED;
   delete headers[PEER_METADATA_HEADER];
   delete headers[PEER_METADATA_ID_HEADER];
-  return { peer: decodePeerMetadata(raw, options), id: typeof rawId === 'string' ? rawId : rawId?.[0], present: true };
+  const id = typeof rawId === 'string' ? rawId : rawId?.[0];
+  return { peer: decodePeerMetadata(raw, options, id), id, present: true };
 }
 
 export interface TakenPeerMetadata {
@@ -313,9 +336,21 @@ const NOT_EXCHANGED: TakenPeerMetadata = Object.freeze({ peer: undefined, id: un
 /** Is this header name one of the exchange pair (any case; a Buffer as undici's raw headers hold it)? */
 export function isPeerMetadataHeader(name: Buffer | string): boolean {
   // Only names of these two lengths can match: the common case costs a length check.
-  if (name.length !== PEER_METADATA_HEADER.length && name.length !== PEER_METADATA_ID_HEADER.length) return false;
-  const s = (typeof name === 'string' ? name : name.toString('latin1')).toLowerCase();
-  return s === PEER_METADATA_HEADER || s === PEER_METADATA_ID_HEADER;
+  const len = name.length;
+  if (len !== PEER_METADATA_HEADER.length && len !== PEER_METADATA_ID_HEADER.length) return false;
+  if (typeof name === 'string') {
+    const s = name.toLowerCase();
+    return s === PEER_METADATA_HEADER || s === PEER_METADATA_ID_HEADER;
+  }
+  // Bytes compared in place (ASCII letters folded with 0x20): a response's raw list is scanned
+  // on every meshed request, and a string per candidate name would be garbage each time.
+  // PEER_METADATA_HEADER is a prefix of PEER_METADATA_ID_HEADER, so one comparison serves both.
+  for (let i = 0; i < len; i++) {
+    let b = name[i]!;
+    if (b >= 0x41 && b <= 0x5a) b |= 0x20;
+    if (b !== PEER_METADATA_ID_HEADER.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   canonicalService, decodePeerMetadata, decodeStruct, encodePeerMetadata, encodeStruct, localWorkload, PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER,
-  peerMetadataHeaders, peerMetadataId, StructDecodeError, takePeerMetadata, workloadMetadataFromStruct, workloadMetadataToStruct,
+  isPeerMetadataHeader, peerMetadataHeaders, peerMetadataId, StructDecodeError, takePeerMetadata, withoutPeerMetadata, workloadMetadataFromStruct, workloadMetadataToStruct,
 } from '../src/index.js';
 
 /**
@@ -142,5 +142,46 @@ describe('peer metadata (x-envoy-peer-metadata)', () => {
     expect(got).toMatchObject({ present: true, id, peer: { workloadName: 'reviews-v2' } });
     expect(headers).toEqual({ host: 'reviews:9080' });
     expect(takePeerMetadata({ host: 'x' })).toEqual({ peer: undefined, id: undefined, present: false });
+  });
+
+  it('caches by the peer id as Envoy does, checked against the value it was decoded from', () => {
+    const id = 'sidecar~10.9.9.9~ratings-v1-abc.default~default.svc.cluster.local';
+    const ratings = Buffer.from(encodeStruct({ NAME: 'ratings-v1-abc', WORKLOAD_NAME: 'ratings-v1' })).toString('base64');
+    const first = decodePeerMetadata(ratings, {}, id)!;
+    expect(first).toMatchObject({ workloadName: 'ratings-v1' });
+    // A fresh copy of the same text (as each request brings) answers from the cache.
+    expect(decodePeerMetadata(Buffer.from(ratings).toString('latin1'), {}, id)).toBe(first);
+    expect(takePeerMetadata({ [PEER_METADATA_ID_HEADER]: id, [PEER_METADATA_HEADER]: ratings }).peer).toBe(first);
+    // The same id with other metadata (a certificate arrived, or two workloads in one process) is decoded again.
+    const other = Buffer.from(encodeStruct({ WORKLOAD_NAME: 'something-else' })).toString('base64');
+    const second = decodePeerMetadata(other, {}, id)!;
+    expect(second).toMatchObject({ workloadName: 'something-else' });
+    expect(decodePeerMetadata(other, {}, id)).toBe(second);
+    // The same value under another id, or without one, is the same object.
+    expect(decodePeerMetadata(other, {}, `${id}-2`)).toBe(second);
+    expect(decodePeerMetadata(other)).toBe(second);
+    expect(decodePeerMetadata('not base64!', {}, 'sidecar~bad')).toBeUndefined();
+    expect(decodePeerMetadata(ratings, { maxHeaderLength: 10 }, id)).toBeUndefined();
+    // With additional labels asked for, nothing is cached (each config decodes its own labels).
+    expect(decodePeerMetadata(other, { additionalLabels: new Set(['x']) }, id)).not.toBe(second);
+  });
+
+  it('keeps its id cache bounded', () => {
+    const v = Buffer.from(encodeStruct({ NAME: 'bounded' })).toString('base64');
+    for (let i = 0; i < 3000; i++) decodePeerMetadata(v, {}, `sidecar~id-${i}`);
+    expect(decodePeerMetadata(v, {}, 'sidecar~id-2999')).toMatchObject({ instanceName: 'bounded' });
+  });
+
+  it('recognises the exchange header names in any case, as strings and as raw bytes', () => {
+    for (const n of [PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER, 'X-Envoy-Peer-Metadata', 'X-ENVOY-PEER-METADATA-ID']) {
+      expect(isPeerMetadataHeader(n)).toBe(true);
+      expect(isPeerMetadataHeader(Buffer.from(n))).toBe(true);
+    }
+    for (const n of ['x-envoy-peer-metadatb', 'x-envoy-peer-metadata-ix', 'x-envoy-peer-metadat', 'content-type', 'x_envoy_peer_metadata', '']) {
+      expect(isPeerMetadataHeader(n)).toBe(false);
+      expect(isPeerMetadataHeader(Buffer.from(n))).toBe(false);
+    }
+    const raw = ['Host', 'a', 'X-Envoy-Peer-Metadata-Id', 'id', 'x-envoy-peer-metadata', 'v', 'x-other', 'b'].map((s) => Buffer.from(s));
+    expect(withoutPeerMetadata(raw).map(String)).toEqual(['Host', 'a', 'x-other', 'b']);
   });
 });
