@@ -22,7 +22,7 @@ import {
   LOCAL_REPLY, avoidPreviousHosts, destinationLocalReply, effectiveTimeoutMs, localReply, pickWeighted, routeLocalReply, sampleFault, sampleMirrors, upstreamAuthority, upstreamRequestHeaders,
   type HeaderMap, type OutboundDecision, type RouteDestination,
 } from '@meshwork/policy';
-import { NO_HEALTHY_UPSTREAM, TriedHosts, backoffMs, compileRetry, failureReply, hashKeyFor, remainingBudget, type AttemptOutcome, type Cluster, type CompiledRetry, type FailureReply, type EndpointState, type Mesh, type MeshTelemetry, type ResponseFlag } from '@meshwork/core';
+import { NO_HEALTHY_UPSTREAM, TriedHosts, backoffMs, compileRetry, failureReply, hashKeyFor, remainingBudget, type AttemptOutcome, type Cluster, type CompiledRetry, type FailureReply, type EndpointState, type Mesh, type MeshTelemetry, type OutboundFacts, type ResponseFlag } from '@meshwork/core';
 import {
   ALL_TRACE_FIELDS, PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER, TRACEPARENT_HEADER, X_B3_TRACE_ID, decodePeerMetadata,
   type HeaderBag, type SpanHandle, type WorkloadMetadata,
@@ -30,8 +30,57 @@ import {
 import { CONNECT_FAILURE_METADATA_KEY, ENDPOINT_METADATA_KEY, endpointChoice } from './balancer.js';
 import { tlsDecisionId } from './credentials.js';
 
-/** Marks a serializer this package wrapped to measure sizes. */
-const SIZED = Symbol('meshwork.sized');
+/** The call a method definition's messages are counted for, and its own (de)serializers (see measureSizes). */
+const kSizedCall = Symbol('meshwork.sizedCall');
+const kEncode = Symbol('meshwork.encode');
+const kDecode = Symbol('meshwork.decode');
+interface SizedDefinition {
+  [kSizedCall]: MeshCall;
+  [kEncode]: (m: unknown) => Buffer;
+  [kDecode]: (b: Buffer) => unknown;
+}
+
+/**
+ * One shared serializer wrapper for every call (no closures per call): grpc-js calls it as
+ * `methodDefinition.requestSerialize(message)`, so `this` is the call's own definition, which
+ * carries the call and the original serializer.
+ */
+function sizedSerialize(this: SizedDefinition, message: unknown): Buffer {
+  const b = this[kEncode](message);
+  this[kSizedCall].countRequestBytes(b.length);
+  return b;
+}
+
+function sizedDeserialize(this: SizedDefinition, b: Buffer): unknown {
+  this[kSizedCall].countResponseBytes(b.length);
+  return this[kDecode](b);
+}
+
+/**
+ * Sets a metadata entry whose value the mesh made itself (exchange headers, request id, trace
+ * context, endpoint choice, attempt count). grpc-js's Metadata.set runs two regular expressions
+ * over key and value on every call, ~500 characters for x-envoy-peer-metadata alone; these
+ * keys are lower-case constants and the values are checked once below. grpc-js keeps the
+ * entries in `internalRepr`, a Map of key to values; without it (another grpc-js), Metadata.set.
+ */
+function setOwn(md: Metadata, key: string, value: string): void {
+  const repr = (md as unknown as { internalRepr?: unknown }).internalRepr;
+  if (repr instanceof Map && legalValue(value)) repr.set(key, [value]);
+  else md.set(key, value);
+}
+
+/** Values already found legal (printable ASCII, as grpc-js requires of text entries): the mesh's own few constants. */
+const legalValues = new Set<string>();
+const LEGAL_VALUE = /^[ -~]*$/;
+function legalValue(v: string): boolean {
+  // Short values (ids, counts, trace context) are cheap to check each time; long ones are checked once.
+  if (v.length < 64) return LEGAL_VALUE.test(v);
+  if (legalValues.has(v)) return true;
+  if (!LEGAL_VALUE.test(v)) return false;
+  if (legalValues.size >= 64) legalValues.clear();
+  legalValues.add(v);
+  return true;
+}
 
 /** What a finished call did, for `onCallEnd` (tests, logs). */
 export interface GrpcCallInfo {
@@ -330,12 +379,12 @@ export class MeshCall implements InterceptingCallInterface {
       const own = this.ownHeaders!;
       // Copied trace headers make way for the client span's (Envoy rewrites them).
       if (own[TRACEPARENT_HEADER] !== undefined || own[X_B3_TRACE_ID] !== undefined) for (const f of ALL_TRACE_FIELDS) md.remove(f);
-      for (const k in own) md.set(k, own[k] as string);
+      for (const k in own) setOwn(md, k, own[k] as string);
       // Who we are, to mesh destinations only (never to MESH_EXTERNAL services).
       this.exchange = cluster.inMesh;
       if (this.exchange) {
-        md.set(PEER_METADATA_ID_HEADER, t.peerMetadataId);
-        md.set(PEER_METADATA_HEADER, t.peerMetadata);
+        setOwn(md, PEER_METADATA_ID_HEADER, t.peerMetadataId);
+        setOwn(md, PEER_METADATA_HEADER, t.peerMetadata);
       } else {
         md.remove(PEER_METADATA_ID_HEADER);
         md.remove(PEER_METADATA_HEADER);
@@ -433,8 +482,8 @@ export class MeshCall implements InterceptingCallInterface {
     // One copy of the caller's metadata per call (made in afterDelay), rewritten per attempt:
     // grpc-js copies it again for each pick, and the picker strips the endpoint from that copy.
     const md = this.upstreamMetadata!;
-    md.set(ENDPOINT_METADATA_KEY, endpointChoice(tlsDecisionId(cluster.tlsFor(ep)), cluster.host, ep.key));
-    md.set('x-envoy-attempt-count', String(this.attempts));
+    setOwn(md, ENDPOINT_METADATA_KEY, endpointChoice(tlsDecisionId(cluster.tlsFor(ep)), cluster.host, ep.key));
+    setOwn(md, 'x-envoy-attempt-count', String(this.attempts));
     const perTry = this.retry?.perTryTimeoutMs ?? null;
     const perTryDeadline = perTry !== null && Date.now() + perTry < this.deadline ? Date.now() + perTry : undefined;
     const deadline = perTryDeadline ?? this.deadline;
@@ -499,25 +548,28 @@ export class MeshCall implements InterceptingCallInterface {
    * Message sizes as the wire carries them (5-byte frame header and the encoded message), taken
    * where the messages are encoded and decoded: the method definition in the call options is
    * this call's own (grpc-js builds one per call, and the bottom of the interceptor chain
-   * encodes and decodes with that very object), so its serializer and deserializer are wrapped
-   * for this call. Requests count on the first attempt only (a retry or a mirror encodes them
-   * again; Envoy counts the downstream request once).
+   * encodes and decodes with that very object), so its serializer and deserializer are swapped
+   * for the shared wrappers above, and the definition carries this call and the originals.
    */
   private measureSizes(def: InterceptorOptions['method_definition']): void {
-    const d = def as { requestSerialize: (m: unknown) => Buffer; responseDeserialize: (b: Buffer) => unknown };
-    if ((d.requestSerialize as { [SIZED]?: true })[SIZED]) return; // a definition shared between calls: no sizes rather than wrong ones
-    const encode = d.requestSerialize;
-    const decode = d.responseDeserialize;
-    d.requestSerialize = Object.assign((m: unknown) => {
-      const b = encode(m);
-      if (this.attempts <= 1 && !this.mirroring) this.requestBytes += 5 + b.length;
-      return b;
-    }, { [SIZED]: true as const });
-    d.responseDeserialize = (b: Buffer) => {
-      this.responseBytes += 5 + b.length;
-      return decode(b);
-    };
+    const d = def as unknown as { requestSerialize: (m: unknown) => Buffer; responseDeserialize: (b: Buffer) => unknown } & Partial<SizedDefinition>;
+    if (d.requestSerialize === sizedSerialize) return; // a definition shared between calls: no sizes rather than wrong ones
+    d[kEncode] = d.requestSerialize;
+    d[kDecode] = d.responseDeserialize;
+    d[kSizedCall] = this;
+    d.requestSerialize = sizedSerialize;
+    d.responseDeserialize = sizedDeserialize;
   }
+
+  /** Requests count on the first attempt only (a retry or a mirror encodes them again; Envoy counts the downstream request once). */
+  countRequestBytes(n: number): void {
+    if (this.attempts <= 1 && !this.mirroring) this.requestBytes += 5 + n;
+  }
+
+  countResponseBytes(n: number): void {
+    this.responseBytes += 5 + n;
+  }
+
   private mirroring = false;
 
   /**
@@ -652,35 +704,43 @@ export class MeshCall implements InterceptingCallInterface {
     if (cancelled && !this.flags.includes('DC')) this.flags.push('DC');
     const cluster = this.cluster;
     const ep = attempt?.ep;
+    const f = facts;
+    f.target = this.path;
+    f.authority = this.authority;
+    f.durationMs = performance.now() - this.startMs;
+    // gRPC answers go out as HTTP 200 with grpc-status, local replies included (Envoy's gRPC local reply).
+    f.status = cancelled ? 0 : 200;
+    f.flags = this.flags;
+    f.fromUpstream = this.fromUpstream;
+    f.requestBytes = this.requestBytes;
+    f.responseBytes = this.responseBytes;
+    f.grpcStatus = status.code;
+    f.requestMessages = this.requestMessages;
+    f.responseMessages = this.responseMessages;
+    f.service = cluster?.service ?? this.decision?.service;
+    f.cluster = cluster;
+    f.endpoint = ep;
+    f.mtls = cluster !== undefined && ep !== undefined && cluster.tlsFor(ep).mode === 'istio';
+    f.peer = this.peer;
+    f.span = this.span;
+    f.requestId = this.requestId;
+    f.requestHeaders = this.requestHeaders;
+    f.routeName = this.decision?.rule?.name;
+    f.transportFailure = this.transportFailure;
     try {
-      t.recordOutbound({
-        method: 'POST',
-        target: this.path,
-        authority: this.authority,
-        durationMs: performance.now() - this.startMs,
-        // gRPC answers go out as HTTP 200 with grpc-status, local replies included (Envoy's gRPC local reply).
-        status: cancelled ? 0 : 200,
-        flags: this.flags,
-        fromUpstream: this.fromUpstream,
-        requestBytes: this.requestBytes,
-        responseBytes: this.responseBytes,
-        grpc: true,
-        grpcStatus: status.code,
-        requestMessages: this.requestMessages,
-        responseMessages: this.responseMessages,
-        service: cluster?.service ?? this.decision?.service,
-        cluster,
-        endpoint: ep,
-        mtls: cluster !== undefined && ep !== undefined && cluster.tlsFor(ep).mode === 'istio',
-        peer: this.peer,
-        span: this.span,
-        requestId: this.requestId,
-        requestHeaders: this.requestHeaders,
-        routeName: this.decision?.rule?.name,
-        transportFailure: this.transportFailure,
-      });
+      t.recordOutbound(f);
     } catch {
       /* telemetry never breaks a call */
     }
+    // Nothing of this call stays reachable from the shared object.
+    f.service = f.cluster = f.endpoint = f.peer = f.span = undefined;
+    f.requestHeaders = NO_HEADERS;
   }
 }
+
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+/** One facts object for every finished call: telemetry reads it synchronously and keeps nothing (as the fetch dispatcher does). */
+const facts: OutboundFacts = {
+  method: 'POST', target: '/', authority: '', durationMs: 0, status: 0, flags: [], fromUpstream: false, requestBytes: 0, responseBytes: 0, grpc: true,
+  mtls: false, requestHeaders: NO_HEADERS,
+};
