@@ -121,6 +121,8 @@ interface Entry {
   state: ConnectivityState;
   error: string | null;
   readonly listener: experimental.ConnectivityStateListener;
+  /** The pick result while READY, made once: grpc-js only reads it, and a pick runs per call. */
+  readonly ready: experimental.PickResult;
 }
 
 /** `address:port` or `[v6]:port` → a subchannel address. */
@@ -194,6 +196,7 @@ class MeshLoadBalancer implements experimental.LoadBalancer {
       subchannel,
       state: subchannel.getConnectivityState(),
       error: null,
+      ready: Object.freeze({ pickResultType: experimental.PickResultType.COMPLETE, subchannel, status: null, ...NO_CALLBACKS }),
       listener: (_sub, _prev, next, _keepalive, errorMessage) => {
         entry.state = next;
         if (next === ConnectivityState.TRANSIENT_FAILURE) entry.error = errorMessage ?? 'connection failure';
@@ -251,7 +254,7 @@ class MeshPicker implements experimental.Picker {
     }
     switch (entry.state) {
       case ConnectivityState.READY:
-        return { pickResultType: experimental.PickResultType.COMPLETE, subchannel: entry.subchannel, status: null, ...NO_CALLBACKS };
+        return entry.ready;
       case ConnectivityState.TRANSIENT_FAILURE: {
         const metadata = new Metadata();
         metadata.set(CONNECT_FAILURE_METADATA_KEY, String(chosen));

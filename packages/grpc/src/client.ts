@@ -20,7 +20,7 @@ type Listener = NonNullable<Parameters<InterceptingCallInterface['start']>[1]>;
 type MessageContext = Parameters<InterceptingCallInterface['sendMessageWithContext']>[0];
 import {
   LOCAL_REPLY, avoidPreviousHosts, destinationLocalReply, effectiveTimeoutMs, localReply, pickWeighted, routeLocalReply, sampleFault, sampleMirrors, upstreamAuthority, upstreamRequestHeaders,
-  type HeaderMap, type OutboundDecision, type RouteDestination,
+  type HeaderMap, type OutboundDecision, type RouteDestination, type UpstreamTls,
 } from '@meshwork/policy';
 import { NO_HEALTHY_UPSTREAM, TriedHosts, backoffMs, compileRetry, failureReply, hashKeyFor, remainingBudget, type AttemptOutcome, type Cluster, type CompiledRetry, type FailureReply, type EndpointState, type Mesh, type MeshTelemetry, type OutboundFacts, type ResponseFlag } from '@meshwork/core';
 import {
@@ -174,6 +174,25 @@ function localStatus(httpStatus: number, body: string, grpcStatus?: number | str
   // Headers Envoy adds to the reply (x-envoy-overloaded) reach the caller as trailers-only metadata.
   if (headers) for (const k in headers) metadata.set(k, headers[k]!);
   return { code: Number(r.headers['grpc-status']), details: body, metadata };
+}
+
+function deliverLater(call: MeshCall, status: StatusObject): void {
+  call.deliver(status, undefined);
+}
+
+/**
+ * The endpoint choice the picker reads (endpointChoice), made once per endpoint, TLS decision
+ * and host rather than per attempt: the decision object is the cluster's own (memoised per
+ * endpoint and snapshot), so a new one means a new string.
+ */
+const choices = new WeakMap<EndpointState, { tls: UpstreamTls; host: string; choice: string }>();
+function choiceFor(cluster: Cluster, ep: EndpointState): string {
+  const tls = cluster.tlsFor(ep);
+  const hit = choices.get(ep);
+  if (hit !== undefined && hit.tls === tls && hit.host === cluster.host) return hit.choice;
+  const choice = endpointChoice(tlsDecisionId(tls), cluster.host, ep.key);
+  choices.set(ep, { tls, host: cluster.host, choice });
+  return choice;
 }
 
 /** One upstream try, and the listener of its call (one object per attempt, no closures). */
@@ -429,7 +448,7 @@ export class MeshCall implements InterceptingCallInterface {
         const ep = c.pick({ random: this.mesh.random, now: this.mesh.now() });
         if (!ep) continue;
         const md = this.upstreamMetadata!.clone();
-        md.set(ENDPOINT_METADATA_KEY, endpointChoice(tlsDecisionId(c.tlsFor(ep)), c.host, ep.key));
+        setOwn(md, ENDPOINT_METADATA_KEY, choiceFor(c, ep));
         const authority = this.callHost ?? this.authority;
         const { host, port } = splitAuthority(authority);
         const call = this.nextCall({ ...this.callOptions, host: authority.includes(':') ? `${host}-shadow:${port}` : `${host}-shadow`, deadline: this.deadline === Infinity ? undefined : this.deadline });
@@ -482,7 +501,7 @@ export class MeshCall implements InterceptingCallInterface {
     // One copy of the caller's metadata per call (made in afterDelay), rewritten per attempt:
     // grpc-js copies it again for each pick, and the picker strips the endpoint from that copy.
     const md = this.upstreamMetadata!;
-    setOwn(md, ENDPOINT_METADATA_KEY, endpointChoice(tlsDecisionId(cluster.tlsFor(ep)), cluster.host, ep.key));
+    setOwn(md, ENDPOINT_METADATA_KEY, choiceFor(cluster, ep));
     setOwn(md, 'x-envoy-attempt-count', String(this.attempts));
     const perTry = this.retry?.perTryTimeoutMs ?? null;
     const perTryDeadline = perTry !== null && Date.now() + perTry < this.deadline ? Date.now() + perTry : undefined;
@@ -682,20 +701,22 @@ export class MeshCall implements InterceptingCallInterface {
       attempt.call.cancelWithStatus(Status.CANCELLED, 'meshwork: call ended');
     }
     if (this.tel) this.report(this.tel, status, attempt);
-    const onEnd = this.opts.onCallEnd;
     // The listener runs on a later tick when the call never reached the network (as grpc-js does for local failures).
-    const deliver = () => {
-      this.listener.onReceiveStatus?.(status);
-      if (onEnd) {
-        try {
-          onEnd({ method: this.path, code: status.code, details: status.details, flags: this.flags, attempts: this.attempts, cluster: this.cluster?.key, upstream: attempt?.ep.key, durationMs: performance.now() - this.startMs });
-        } catch {
-          /* an observer never breaks the call */
-        }
+    if (attempt) this.deliver(status, attempt);
+    else process.nextTick(deliverLater, this, status);
+  }
+
+  /** The status to the layer above, then the onCallEnd observer. */
+  deliver(status: StatusObject, attempt: Attempt | undefined): void {
+    this.listener.onReceiveStatus?.(status);
+    const onEnd = this.opts.onCallEnd;
+    if (onEnd) {
+      try {
+        onEnd({ method: this.path, code: status.code, details: status.details, flags: this.flags, attempts: this.attempts, cluster: this.cluster?.key, upstream: attempt?.ep.key, durationMs: performance.now() - this.startMs });
+      } catch {
+        /* an observer never breaks the call */
       }
-    };
-    if (attempt) deliver();
-    else process.nextTick(deliver);
+    }
   }
 
   /** The call into Istio's metrics (reporter=source), its span ended, an access-log line. */
