@@ -16,7 +16,9 @@
 // heartbeats are refreshed in the store between measurements (as a fleet's heartbeats would
 // keep them healthy), not through 1,000 HTTPS calls a second.
 // Run: pnpm --filter @meshwork/bench run control [-- --quick] [--rounds N] [--starts N]
-//      [--workloads N] [--watchers N] [--namespaces N] [--services N] [--export-all] [--cpu-prof DIR]
+//      [--workloads N] [--watchers N] [--namespaces N] [--services N] [--export-all] [--v8-defaults] [--cpu-prof DIR]
+// The control service's process applies tuneControlServiceProcess() as `meshwork control` does
+// (its young generation stays small); --v8-defaults runs it with V8's own heap settings.
 import { fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -38,11 +40,11 @@ const HEARTBEAT_EVERY_MS = 10_000;
 
 function options(rawArgv) {
   const argv = rawArgv.filter((a) => a !== '--');
-  const flags = new Set(['--quick', '--export-all']);
+  const flags = new Set(['--quick', '--export-all', '--v8-defaults']);
   const valued = new Set(['--rounds', '--starts', '--workloads', '--watchers', '--namespaces', '--services', '--cpu-prof']);
   for (let i = 0; i < argv.length; i++) {
     if (flags.has(argv[i])) continue;
-    if (!valued.has(argv[i]) || argv[i + 1] === undefined) throw new Error(`unknown argument ${argv[i]}; usage: control.mjs [--quick] [--rounds N] [--starts N] [--workloads N] [--watchers N] [--namespaces N] [--services N] [--export-all] [--cpu-prof DIR]`);
+    if (!valued.has(argv[i]) || argv[i + 1] === undefined) throw new Error(`unknown argument ${argv[i]}; usage: control.mjs [--quick] [--rounds N] [--starts N] [--workloads N] [--watchers N] [--namespaces N] [--services N] [--export-all] [--v8-defaults] [--cpu-prof DIR]`);
     i++;
   }
   const quick = argv.includes('--quick');
@@ -63,6 +65,7 @@ function options(rawArgv) {
     namespaces: num('--namespaces', 50, 2, 1000),
     services: num('--services', 10, 1, 100),
     exportAll: argv.includes('--export-all'),
+    v8Defaults: argv.includes('--v8-defaults'),
     cpuProfDir: prof >= 0 ? resolve(argv[prof + 1]) : undefined,
   };
 }
@@ -174,7 +177,7 @@ class Fleet {
 }
 
 async function startControl(dataDir, opts) {
-  const child = fork(join(here, 'control-service.mjs'), [JSON.stringify({ dataDir, heartbeatTtlMs: HEARTBEAT_TTL_MS })], { cwd: here, execArgv: ['--expose-gc', ...profileArgs(opts, 'control')], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(join(here, 'control-service.mjs'), [JSON.stringify({ dataDir, heartbeatTtlMs: HEARTBEAT_TTL_MS })], { cwd: here, execArgv: ['--expose-gc', ...profileArgs(opts, 'control')], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ...(opts.v8Defaults ? { MESHWORK_BENCH_V8_DEFAULTS: '1' } : {}) } });
   state.control = child;
   const info = await nextMessage(child, 'listening', 60_000, 'control service');
   return { child, ...info, adminToken: readFileSync(info.adminTokenPath, 'utf8').trim(), ca: readFileSync(info.rootCertPath, 'utf8') };
@@ -345,6 +348,7 @@ async function main() {
     log(`${(r.round === 0 ? 'warm-up' : String(r.round)).padStart(7)}  ${fmt(r.p50).padStart(6)}  ${fmt(r.p99).padStart(6)}  ${fmt(r.max).padStart(6)}  ${String(r.missing).padStart(7)}  ${fmt(r.applyMs).padStart(17)}  ${fmt(mb(r.bytes), 1).padStart(9)}  ${fmt(r.controlCpuMs).padStart(14)}  ${fmt(r.clientCpuMs).padStart(13)}`);
   }
   log();
+  log(`control service heap: ${opts.v8Defaults ? "V8's defaults (--v8-defaults)" : 'as `meshwork control` runs it (tuneControlServiceProcess: --semi-space-growth-factor=1)'}`);
   log('control service memory (MB)        RSS   peak RSS  heap total  heap used  live heap  external   (live heap: after a full GC, read after the RSS)');
   for (const [what, m] of [['idle, workloads loaded', memIdle], [`${watchers.length} watchers connected`, memConnected], ['after the pushes', memPushed]]) {
     log(`${what.padEnd(32)} ${fmt(mb(m.vmRss), 1).padStart(6)}  ${fmt(mb(m.vmHwm), 1).padStart(8)}  ${fmt(mb(m.heapTotal), 1).padStart(10)}  ${fmt(mb(m.heapUsed), 1).padStart(9)}  ${fmt(mb(m.liveHeap), 1).padStart(9)}  ${fmt(mb(m.external), 1).padStart(8)}`);

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-import { main } from './main.js';
+import { executableIo, main } from './main.js';
 
 // Exit codes are the CLI's contract (see README): never let an unexpected throw print a stack
 // trace with exit 1, which would read as "analysis has findings".
-main(process.argv.slice(2)).then(
+main(process.argv.slice(2), executableIo()).then(
   (code) => {
     process.exitCode = code;
   },

@@ -17,3 +17,4 @@ export { DEFAULT_RATE_LIMIT, type RateLimitOptions } from './api/rate-limit.js';
 export { SnapshotHub, syncState, type BuiltSnapshot, type SnapshotHubOptions, type Watcher } from './snapshots.js';
 export { DEFAULT_WATCH_HEARTBEAT_MS } from './api/watch.js';
 export { startControlService, DEFAULT_CONTROL_PORT, ADMIN_TOKEN_FILE, type ControlService, type ControlServiceOptions } from './service.js';
+export { tuneControlServiceProcess, CONTROL_SERVICE_V8_FLAGS } from './process.js';
