@@ -9,11 +9,12 @@
 //   ← { type: 'stop' }    closes the service and exits 0 (so --cpu-prof writes its profile)
 import { readFileSync } from 'node:fs';
 import v8 from 'node:v8';
-import { startControlService, tuneControlServiceProcess } from '@meshwork/control';
+import { tuneControlServiceProcess } from '@meshwork/control/process';
 
-// This process stands for `meshwork control`, which tunes its heap the same way (the CLI calls
-// this before starting the service); `--v8-defaults` on control.mjs measures V8's own settings.
+// This process stands for `meshwork control`, which tunes its heap the same way, before the
+// rest of the service is even loaded; `--v8-defaults` on control.mjs measures V8's own settings.
 if (!process.env.MESHWORK_BENCH_V8_DEFAULTS) tuneControlServiceProcess();
+const { startControlService } = await import('@meshwork/control');
 
 const { dataDir, heartbeatTtlMs } = JSON.parse(process.argv[2]);
 const service = await startControlService({ dataDir, port: 0, heartbeatTtlMs });

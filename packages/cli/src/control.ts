@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ADMIN_TOKEN_FILE, DEFAULT_CONTROL_PORT, startControlService, tuneControlServiceProcess, type ControlService } from '@meshwork/control';
+import { ADMIN_TOKEN_FILE, DEFAULT_CONTROL_PORT, startControlService, type ControlService } from '@meshwork/control';
 import { DEFAULT_CONTROL_URL } from './client.js';
 import { parse } from './main.js';
 import { EXIT, UsageError, type Io } from './io.js';
@@ -186,8 +186,6 @@ export async function controlCommand(args: string[], io: Io, env: NodeJS.Process
   const stop = stopRequested(io.signal);
   try {
     let service: ControlService;
-    // This process is the control service: its young generation stays small (see @meshwork/control's process.ts).
-    if (io.ownsProcess) tuneControlServiceProcess();
     try {
       service = await startControlService({
         dataDir,

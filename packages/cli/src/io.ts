@@ -7,11 +7,6 @@ export interface Io {
    * SIGTERM do: tests and programs embedding the CLI pass their own.
    */
   signal?: AbortSignal | undefined;
-  /**
-   * The command owns this process (the `meshwork` executable): `meshwork control` may then tune
-   * the process's V8 heap for the control service. Tests and embedding programs leave it unset.
-   */
-  ownsProcess?: boolean | undefined;
 }
 
 /** Unusable invocation or input: one line on stderr, exit 2. */

@@ -77,11 +77,6 @@ export function processIo(): Io {
   };
 }
 
-/** The executable's own Io: processIo, owning the process. */
-export function executableIo(): Io {
-  return { ...processIo(), ownsProcess: true };
-}
-
 export function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T) {
   try {
     return parseArgs({ args, options, allowPositionals: true, strict: true });
