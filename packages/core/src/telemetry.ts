@@ -82,6 +82,19 @@ export interface OutboundFacts {
   error?: unknown;
 }
 
+const NO_FACT_HEADERS: HeaderBag = Object.freeze({}) as HeaderBag;
+
+/**
+ * A facts object for an adapter to reuse for every finished request (fill it, then
+ * `recordOutboundReused`): telemetry reads it synchronously and keeps nothing.
+ */
+export function reusableOutboundFacts(grpc: boolean): OutboundFacts {
+  return {
+    method: grpc ? 'POST' : 'GET', target: '/', authority: '', durationMs: 0, status: 0, flags: [], fromUpstream: false, requestBytes: 0, responseBytes: 0, grpc,
+    mtls: false, requestHeaders: NO_FACT_HEADERS,
+  };
+}
+
 /** The facts of one finished inbound request, as the server pipeline saw them. */
 export interface InboundFacts {
   method: string;
@@ -430,6 +443,21 @@ export class MeshTelemetry {
     }
     // Last: a span processor is user code, and may start requests of its own.
     f.span?.end({ statusCode: f.status, responseFlags: f.flags, error: f.error });
+  }
+
+  /**
+   * recordOutbound for a facts object the caller reuses (reusableOutboundFacts): never throws
+   * (telemetry never breaks a request), and drops the object's references to this request after,
+   * so none stays reachable from it.
+   */
+  recordOutboundReused(f: OutboundFacts): void {
+    try {
+      this.recordOutbound(f);
+    } catch {
+      /* telemetry never breaks a request */
+    }
+    f.service = f.cluster = f.endpoint = f.peer = f.span = f.error = undefined;
+    f.requestHeaders = NO_FACT_HEADERS;
   }
 
   /** Records a finished inbound request: reporter=destination metrics, span end, access log. */

@@ -14,7 +14,7 @@ import {
   sampleFault, sampleMirrors, upstreamAuthority, upstreamRequestHeaders, type HeaderMap, type HeaderOps, type OutboundDecision, type UpstreamTls,
 } from '@meshwork/policy';
 import {
-  NO_HEALTHY_UPSTREAM, TriedHosts, backoffMs, Code, compileRetry, connectOptions, failureReply, hashKeyFor, localReplyError, outcomeOfError, Mesh, MeshError, remainingBudget,
+  NO_HEALTHY_UPSTREAM, TriedHosts, backoffMs, Code, compileRetry, connectOptions, failureReply, hashKeyFor, localReplyError, outcomeOfError, Mesh, MeshError, remainingBudget, reusableOutboundFacts,
   type AttemptOutcome, type Cluster, type CompiledRetry, type EndpointState, type FailureReply, type MeshOptions, type MeshTelemetry, type OutboundFacts, type ResponseFlag,
 } from '@meshwork/core';
 import {
@@ -171,10 +171,7 @@ export class MeshDispatcher extends Dispatcher {
   private readonly passthrough = new Agent();
   private closedFlag = false;
   /** One facts object for every finished request: telemetry reads it synchronously and keeps nothing. */
-  readonly facts: OutboundFacts = {
-    method: 'GET', target: '/', authority: '', durationMs: 0, status: 0, flags: [], fromUpstream: false, requestBytes: 0, responseBytes: 0, grpc: false,
-    mtls: false, requestHeaders: {},
-  };
+  readonly facts: OutboundFacts = reusableOutboundFacts(false);
 
   constructor(readonly options: MeshDispatcherOptions = {}) {
     super();
@@ -781,14 +778,7 @@ class MeshRequest implements Controller {
       f.routeName = this.decision?.rule?.name;
       f.transportFailure = this.transportFailure;
       f.error = this.error;
-      try {
-        t.recordOutbound(f);
-      } catch {
-        /* telemetry never breaks a request */
-      }
-      // Nothing of this request stays reachable from the shared object.
-      f.service = f.cluster = f.endpoint = f.peer = f.span = f.error = undefined;
-      f.requestHeaders = NO_HEADERS;
+      t.recordOutboundReused(f);
     }
     cb?.({
       host: this.host, status: this.status, flags: this.flags, upstream: this.upstream, cluster: this.cluster?.key, attempts: this.attempts, retriesDisabled: this.retriesDisabled,

@@ -22,7 +22,7 @@ import {
   LOCAL_REPLY, avoidPreviousHosts, destinationLocalReply, effectiveTimeoutMs, localReply, pickWeighted, routeLocalReply, sampleFault, sampleMirrors, upstreamAuthority, upstreamRequestHeaders,
   type HeaderMap, type OutboundDecision, type RouteDestination, type UpstreamTls,
 } from '@meshwork/policy';
-import { NO_HEALTHY_UPSTREAM, TriedHosts, backoffMs, compileRetry, failureReply, hashKeyFor, remainingBudget, type AttemptOutcome, type Cluster, type CompiledRetry, type FailureReply, type EndpointState, type Mesh, type MeshTelemetry, type OutboundFacts, type ResponseFlag } from '@meshwork/core';
+import { NO_HEALTHY_UPSTREAM, TriedHosts, backoffMs, compileRetry, failureReply, hashKeyFor, remainingBudget, type AttemptOutcome, type Cluster, type CompiledRetry, type FailureReply, type EndpointState, type Mesh, type MeshTelemetry, type ResponseFlag, reusableOutboundFacts } from '@meshwork/core';
 import {
   ALL_TRACE_FIELDS, PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER, TRACEPARENT_HEADER, X_B3_TRACE_ID, decodePeerMetadata,
   type HeaderBag, type SpanHandle, type WorkloadMetadata,
@@ -748,20 +748,9 @@ export class MeshCall implements InterceptingCallInterface {
     f.requestHeaders = this.requestHeaders;
     f.routeName = this.decision?.rule?.name;
     f.transportFailure = this.transportFailure;
-    try {
-      t.recordOutbound(f);
-    } catch {
-      /* telemetry never breaks a call */
-    }
-    // Nothing of this call stays reachable from the shared object.
-    f.service = f.cluster = f.endpoint = f.peer = f.span = undefined;
-    f.requestHeaders = NO_HEADERS;
+    t.recordOutboundReused(f);
   }
 }
 
-const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
-/** One facts object for every finished call: telemetry reads it synchronously and keeps nothing (as the fetch dispatcher does). */
-const facts: OutboundFacts = {
-  method: 'POST', target: '/', authority: '', durationMs: 0, status: 0, flags: [], fromUpstream: false, requestBytes: 0, responseBytes: 0, grpc: true,
-  mtls: false, requestHeaders: NO_HEADERS,
-};
+/** One facts object for every finished call (as the fetch dispatcher has). */
+const facts = reusableOutboundFacts(true);
