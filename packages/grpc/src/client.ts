@@ -122,8 +122,11 @@ export function meshInterceptor(mesh: Mesh, authority: string, options: MeshInte
   return (callOptions, nextCall) => new InterceptingCall(new MeshCall(mesh, host, port, authority, options, callOptions, nextCall));
 }
 
-/** Metadata → the header map the policy engine reads (text entries; binary ones are not matchable in Istio either). */
-function headersOf(md: Metadata): Record<string, string> {
+/**
+ * Metadata → the header map the policy engine reads (text entries; binary ones are not
+ * matchable in Istio either): a fresh object, which callers may change. Client and server both.
+ */
+export function headersOf(md: Metadata): Record<string, string> {
   const map = md.getMap();
   for (const k in map) {
     if (typeof map[k] !== 'string') {

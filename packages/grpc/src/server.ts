@@ -21,6 +21,7 @@ import {
 } from '@grpc/grpc-js';
 import type { ServerMethodDefinition } from '@grpc/grpc-js/build/src/make-client.js';
 import { withDeadline, type MeshTelemetry } from '@meshwork/core';
+import { headersOf } from './client.js';
 import { MeshListener, beginInbound, createInbound, recordInboundOn, jwtDetails, rbacDetails, setMeshwork, type Inbound, type InboundVerdict, type MeshListenerOptions, type MeshworkContext } from '@meshwork/server';
 import {
   PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER, contextWithRequestId, runInContext,
@@ -227,8 +228,7 @@ class InboundGrpcCall {
     }
     this.socket = socket;
     // The text entries as a header bag: telemetry's start and the pipeline read and change it.
-    const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(metadata.getMap())) if (typeof v === 'string') headers[k] = v;
+    const headers = headersOf(metadata);
     if (this.t) this.startTelemetry(this.t, metadata, headers, socket);
     const before = { ...headers };
     headers['content-type'] ??= 'application/grpc';

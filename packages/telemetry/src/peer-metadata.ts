@@ -268,6 +268,16 @@ function remember<V>(cache: Map<string, V>, key: string, value: V): void {
   cache.set(key, value);
 }
 
+function decodeValue(value: string, options: PeerMetadataDecodeOptions): WorkloadMetadata | null {
+  const text = value.trim();
+  if (!BASE64.test(text) || text.length % 4 === 1) return null;
+  try {
+    return workloadMetadataFromStruct(decodeStruct(Buffer.from(text, 'base64')), options.additionalLabels);
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Decodes an `x-envoy-peer-metadata` value. Returns `undefined` for a missing, oversized or
  * malformed value (the peer then reads as `unknown` in metrics, as with a peer without a sidecar).
@@ -283,26 +293,15 @@ export function decodePeerMetadata(headerValue: string | readonly string[] | und
   if (byId !== undefined) {
     const hit = decodedById.get(byId);
     if (hit !== undefined && hit.value === value) return hit.result ?? undefined;
-  } else if (cacheable) {
-    const hit = decodedByValue.get(value);
-    if (hit !== undefined) return hit ?? undefined;
   }
-  let result: WorkloadMetadata | null = null;
-  const text = value.trim();
-  if (BASE64.test(text) && text.length % 4 !== 1) {
-    try {
-      result = workloadMetadataFromStruct(decodeStruct(Buffer.from(text, 'base64')), options.additionalLabels);
-    } catch {
-      result = null;
-    }
+  // An id not seen with this value: the value cache may still know it (another workload of
+  // this process under the same id, or a peer that sends no id); the same value, the same object.
+  let result = cacheable ? decodedByValue.get(value) : undefined;
+  if (result === undefined) {
+    result = decodeValue(value, options);
+    if (cacheable) remember(decodedByValue, value, result);
   }
-  if (byId !== undefined) {
-    // The same value under another id (several workloads of one process) shares its object.
-    const same = decodedByValue.get(value);
-    if (same !== undefined) result = same;
-    else remember(decodedByValue, value, result);
-    remember(decodedById, byId, { value, result });
-  } else if (cacheable) remember(decodedByValue, value, result);
+  if (byId !== undefined) remember(decodedById, byId, { value, result });
   return result ?? undefined;
 }
 
