@@ -8,4 +8,4 @@ export { Inbound, assertInboundOptions, createInbound, type InboundOptions, type
 export { runInbound, runPipeline, writeNodeReply, type ReplyWriter } from './http.js';
 export { MeshListener, MeshServer, createMeshServer, type MeshListenerOptions, type MeshServerOptions } from './listener.js';
 export { JwtAuthenticator, type JwtAuthenticatorOptions } from './jwt.js';
-export { beginInbound, jwtDetails, rbacDetails, recordInboundOn, type InboundBegin } from './telemetry.js';
+export { MeshIncomingMessage, beginInbound, jwtDetails, rbacDetails, recordInboundOn, type InboundBegin } from './telemetry.js';

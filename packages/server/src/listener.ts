@@ -14,6 +14,7 @@ import { bindServerIdentity, serverTlsOptions, serverTlsSettings, type IdentityS
 import { refusedConnection } from '@meshwork/policy';
 import { createInbound, type Inbound, type InboundOptions } from './inbound.js';
 import { runInbound } from './http.js';
+import { MeshIncomingMessage } from './telemetry.js';
 
 export interface MeshListenerOptions extends InboundOptions {
   /** A pipeline to share (e.g. with `meshworkMiddleware`); else one is made from the options. */
@@ -177,10 +178,13 @@ export class MeshServer extends MeshListener {
       if (this.closing) res.shouldKeepAlive = false;
       serve(req, res);
     };
-    this.plain = http.createServer(options.http ?? {}, app);
+    // Requests whose headersDistinct survives the exchange headers' removal (unless the
+    // application brings its own request class).
+    const httpOptions: http.ServerOptions = { IncomingMessage: MeshIncomingMessage, ...(options.http ?? {}) };
+    this.plain = http.createServer(httpOptions, app);
     const tlsOptions = this.tlsOptions();
     if (tlsOptions) {
-      this.secureHttp = https.createServer({ ...(options.http ?? {}), ...tlsOptions }, app);
+      this.secureHttp = https.createServer({ ...httpOptions, ...tlsOptions }, app);
       this.useSecureServer(this.secureHttp);
     }
   }

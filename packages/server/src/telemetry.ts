@@ -10,7 +10,7 @@
  * When the response closes: the facts go to the Mesh's telemetry. One record object and one
  * shared listener per request; nothing at all when the Mesh's telemetry is off.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { InboundFacts, MeshTelemetry } from '@meshwork/core';
@@ -103,6 +103,7 @@ export function startInbound(t: MeshTelemetry, req: IncomingMessage, res: Server
   if (exchanged) {
     // In place: the application reads this very array.
     removePeerMetadata(req.rawHeaders);
+    rawHeadersShortened(req);
     // Answer with ours, only to a peer that sent its own (Istio's request_peer_received_).
     res.setHeader(PEER_METADATA_ID_HEADER, t.peerMetadataId);
     res.setHeader(PEER_METADATA_HEADER, t.peerMetadata);
@@ -114,6 +115,44 @@ export function startInbound(t: MeshTelemetry, req: IncomingMessage, res: Server
   r[kRecord] = rec;
   res.on('close', onClose);
   return rec;
+}
+
+const kDistinct = Symbol('@meshwork/server.headersDistinct');
+type HeaderLines = IncomingMessage & { _addHeaderLineDistinct(field: string, value: string, dest: Record<string, string[]>): void; [kDistinct]?: Record<string, string[]> | undefined };
+
+/** `req.headersDistinct` as node:http builds it, from `rawHeaders` as they are now. */
+function distinctOf(req: HeaderLines): Record<string, string[]> {
+  const raw = req.rawHeaders;
+  const dest: Record<string, string[]> = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) req._addHeaderLineDistinct(raw[i]!, raw[i + 1]!, dest);
+  return dest;
+}
+
+/**
+ * The request class of MeshServer's http servers. node:http builds `req.headersDistinct` (on
+ * first read) from `rawHeaders` up to the number of entries it parsed: once the exchange pair
+ * is taken out of `rawHeaders` its getter reads past the end and throws. This one reads
+ * `rawHeaders` as they are, and forgets what it built when they shorten. node:http's own
+ * requests (the Express and Fastify adapters on an application's server) get theirs rebuilt
+ * at once instead (rawHeadersShortened): eager, since nothing tells whether it will be read.
+ */
+export class MeshIncomingMessage extends IncomingMessage {}
+Object.defineProperty(MeshIncomingMessage.prototype, 'headersDistinct', {
+  configurable: true,
+  enumerable: false,
+  get(this: HeaderLines) {
+    return (this[kDistinct] ??= distinctOf(this));
+  },
+  set(this: HeaderLines, v: Record<string, string[]>) {
+    this[kDistinct] = v;
+  },
+});
+
+/** `req.rawHeaders` lost entries: keep `req.headersDistinct` readable, and true to them. */
+function rawHeadersShortened(req: IncomingMessage): void {
+  const r = req as HeaderLines;
+  if (r instanceof MeshIncomingMessage) r[kDistinct] = undefined;
+  else if (typeof r._addHeaderLineDistinct === 'function') r.headersDistinct = distinctOf(r);
 }
 
 /** The record of a request, if telemetry follows it. */

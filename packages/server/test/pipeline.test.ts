@@ -2,7 +2,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createInbound, runInbound } from '../src/index.js';
+import { encodePeerMetadata } from '@meshwork/telemetry';
+import { createInbound, createMeshServer, runInbound } from '../src/index.js';
 
 const servers: http.Server[] = [];
 afterEach(() => {
@@ -86,6 +87,53 @@ describe('JWT without a token costs no promise', () => {
       expect(await some).toMatchObject({ kind: 'invalid', status: 401 });
     } finally {
       auth.close();
+    }
+  });
+});
+
+describe('the exchange headers leave no trace in the request the handler gets', () => {
+  // A caller's exchange pair, as a meshed client sends it (the value: any metadata encoding).
+  const exchange = { 'x-envoy-peer-metadata-id': 'sidecar~10.0.0.1~productpage-v1.default~default.svc.cluster.local', 'x-envoy-peer-metadata': encodePeerMetadata({ instanceName: 'productpage-v1', namespace: 'default', workloadName: 'productpage-v1' }) };
+  const seen = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    // node:http builds headersDistinct from rawHeaders up to the count it parsed: it threw here
+    // once the pair was cut out of rawHeaders.
+    try {
+      res.end(JSON.stringify({ raw: req.rawHeaders.filter((_, i) => i % 2 === 0).map((h) => h.toLowerCase()), headers: Object.keys(req.headers), distinct: Object.keys(req.headersDistinct), accept: req.headersDistinct['x-two'] }));
+    } catch (e) {
+      res.statusCode = 500;
+      res.end(String(e));
+    }
+  };
+
+  async function check(port: number) {
+    const r = await get(port, { ...exchange, 'x-two': 'a' });
+    expect(r).toMatchObject({ status: 200 });
+    const body = JSON.parse((r as { body: string }).body) as { raw: string[]; headers: string[]; distinct: string[]; accept: string[] };
+    for (const names of [body.raw, body.headers, body.distinct]) {
+      expect(names).toContain('x-two');
+      expect(names).not.toContain('x-envoy-peer-metadata');
+      expect(names).not.toContain('x-envoy-peer-metadata-id');
+    }
+    expect(body.accept).toEqual(['a']);
+  }
+
+  it("node:http's own request class (an application's server): headersDistinct is rebuilt", async () => {
+    const inbound = createInbound({ workload: { namespace: 'foo', labels: { app: 'httpbin' } } });
+    const server = http.createServer((req, res) => runInbound(inbound, req, res, seen));
+    servers.push(server);
+    server.on('close', () => inbound.close());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    await check((server.address() as AddressInfo).port);
+  });
+
+  it('a MeshServer (MeshIncomingMessage): headersDistinct reads rawHeaders as they are', async () => {
+    const server = createMeshServer(seen, { workload: { namespace: 'foo', labels: { app: 'httpbin' } } });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      await check((server.address() as AddressInfo).port);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
     }
   });
 });
