@@ -65,7 +65,8 @@ interface Echo {
 }
 
 function sawExchange(req: http.IncomingMessage): boolean {
-  return EXCHANGE.some((h) => req.headers[h] !== undefined) || req.rawHeaders.some((h, i) => i % 2 === 0 && EXCHANGE.includes(h.toLowerCase()));
+  // headersDistinct too: node:http builds it from rawHeaders, which lost the pair.
+  return EXCHANGE.some((h) => req.headers[h] !== undefined || req.headersDistinct[h] !== undefined) || req.rawHeaders.some((h, i) => i % 2 === 0 && EXCHANGE.includes(h.toLowerCase()));
 }
 
 /** The workload's own Kubernetes Service (selecting it by label): the destination_service of its inbound requests. */

@@ -15,7 +15,7 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { InboundFacts, MeshTelemetry } from '@meshwork/core';
 import {
-  injectTraceHeaders, removePeerMetadata, newRequestId, requestIdFrom, propagatorFor, startServerSpan, takePeerMetadata, PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER, REQUEST_ID_HEADER,
+  injectHandleTraceHeaders, removePeerMetadata, newRequestId, requestIdFrom, propagatorFor, startServerSpan, takePeerMetadata, PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER, REQUEST_ID_HEADER,
   type HeaderBag, type SpanHandle, type WorkloadMetadata,
 } from '@meshwork/telemetry';
 import { meshworkOf, type MeshworkContext } from './context.js';
@@ -82,7 +82,7 @@ export function beginInbound(t: MeshTelemetry, headers: HeaderBag, o: { method: 
       tracing: t.serverTracing, sampling: t.serverSampling, istioTags: t.istioTags,
     });
     requestId = span.requestId;
-    if (!t.serverTracing?.disableContextPropagation) injectTraceHeaders(span.context, headers, propagatorFor(t.serverTracing));
+    if (!t.serverTracing?.disableContextPropagation) injectHandleTraceHeaders(span, headers, propagatorFor(t.serverTracing));
   } else {
     requestId = requestIdFrom(headers[REQUEST_ID_HEADER]) ?? newRequestId();
   }
@@ -118,7 +118,10 @@ export function startInbound(t: MeshTelemetry, req: IncomingMessage, res: Server
 }
 
 const kDistinct = Symbol('@meshwork/server.headersDistinct');
-type HeaderLines = IncomingMessage & { _addHeaderLineDistinct(field: string, value: string, dest: Record<string, string[]>): void; [kDistinct]?: Record<string, string[]> | undefined };
+type HeaderLines = IncomingMessage & {
+  _addHeaderLineDistinct(field: string, value: string, dest: Record<string, string[]>): void;
+  [kDistinct]?: Record<string, string[]> | undefined;
+};
 
 /** `req.headersDistinct` as node:http builds it, from `rawHeaders` as they are now. */
 function distinctOf(req: HeaderLines): Record<string, string[]> {

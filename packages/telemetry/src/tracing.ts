@@ -619,7 +619,7 @@ class Handle implements SpanHandle {
   constructor(
     readonly span: Span,
     /** The parent context: the handle's context is it plus the span (`withSpan`) and the request id. */
-    private readonly base: Context,
+    readonly parentContext: Context,
     private readonly withSpan: boolean,
     readonly requestId: string,
     readonly owned: boolean,
@@ -628,7 +628,7 @@ class Handle implements SpanHandle {
     private readonly kind: 'server' | 'client',
   ) {}
   get context(): Context {
-    return (this.ctx ??= setRequestId(this.withSpan ? trace.setSpan(this.base, this.span) : this.base, this.requestId));
+    return (this.ctx ??= setRequestId(this.withSpan ? trace.setSpan(this.parentContext, this.span) : this.parentContext, this.requestId));
   }
   end(r: SpanResult): void {
     finish(this.span, this.owned, this.kind, r);
@@ -823,10 +823,43 @@ export function injectTraceHeaders(ctx: Context, headers: HeaderBag, propagator:
   try {
     const sc = trace.getSpanContext(ctx);
     if (!sc || !trace.isSpanContextValid(sc) || isTracingSuppressed(ctx)) return;
-    for (const f of ALL_TRACE_FIELDS) if (headers[f] !== undefined) delete headers[f];
-    propagator.injectSpanContext(sc, headers, ctx.getValue(B3_DEBUG_FLAG_KEY) === '1');
+    replaceTraceHeaders(sc, headers, propagator, ctx.getValue(B3_DEBUG_FLAG_KEY) === '1');
   } catch {
     /* a propagator never breaks a request */
+  }
+}
+
+/**
+ * injectTraceHeaders for the span of a handle from startServerSpan / startClientSpan, without
+ * building the handle's context: its ids come from a tracer, a validated remote parent or
+ * this module, so only the all-zero ids of a no-op span need telling apart (the API's
+ * validity check runs two regular expressions). What the server pipeline calls per request.
+ */
+export function injectHandleTraceHeaders(h: SpanHandle, headers: HeaderBag, propagator: MeshPropagator = defaultPropagator): void {
+  try {
+    const sc = h.span.spanContext();
+    if (sc.traceId === ZERO_TRACE_ID || sc.spanId === ZERO_SPAN_ID || !sc.traceId || !sc.spanId) return;
+    const base = (h as Partial<Handle>).parentContext;
+    if (base !== undefined && isTracingSuppressed(base)) return;
+    replaceTraceHeaders(sc, headers, propagator, base?.getValue(B3_DEBUG_FLAG_KEY) === '1');
+  } catch {
+    /* a propagator never breaks a request */
+  }
+}
+
+/**
+ * Writes a span context's trace headers over the caller's: the ones the propagator writes are
+ * overwritten in place, the other trace headers present are removed. Deleting every trace header
+ * first, then adding, turned a request's header object into a slow (dictionary) one for the
+ * rest of its life (node:http's `req.headers` is read many times after).
+ */
+function replaceTraceHeaders(sc: SpanContext, headers: HeaderBag, propagator: MeshPropagator, debug: boolean): void {
+  const written: HeaderBag = {};
+  propagator.injectSpanContext(sc, written, debug);
+  for (const f of ALL_TRACE_FIELDS) {
+    const v = written[f];
+    if (v !== undefined) headers[f] = v;
+    else if (headers[f] !== undefined) delete headers[f];
   }
 }
 

@@ -6,7 +6,7 @@ import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-tr
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import type { TracingSpec } from '@meshwork/policy';
 import {
-  decideSampling, existingServerSpan, getRequestId, istioOperation, newRequestId, istioSpanTags, localWorkload, MeshPropagator, samplingPolicy, startClientSpan,
+  decideSampling, existingServerSpan, getRequestId, injectHandleTraceHeaders, istioOperation, newRequestId, istioSpanTags, localWorkload, MeshPropagator, samplingPolicy, startClientSpan,
   startServerSpan, traceReasonOf, withTraceReason, type HeaderBag,
 } from '../src/index.js';
 
@@ -59,6 +59,25 @@ describe('propagation (W3C and B3)', () => {
 });
 
 describe('server spans', () => {
+  it("injectHandleTraceHeaders writes the server span's context over the caller's: its own format in place, other formats' headers removed, nothing for a span without ids", () => {
+    const headers: HeaderBag = { traceparent: `00-${TRACE}-${PARENT}-01`, 'x-b3-traceid': TRACE, 'x-b3-spanid': PARENT, 'x-b3-sampled': '1', 'x-other': 'kept' };
+    const h = startServerSpan({ headers, method: 'GET', target: '/', operation: op, tracing: spec() });
+    injectHandleTraceHeaders(h, headers, new MeshPropagator({ inject: ['w3c'] }));
+    const sc = h.span.spanContext();
+    expect(sc.traceId).toBe(TRACE);
+    expect(sc.spanId).not.toBe(PARENT);
+    expect(headers).toEqual({ traceparent: `00-${TRACE}-${sc.spanId}-01`, 'x-other': 'kept' });
+    // B3 only: traceparent goes, the B3 headers carry the same span.
+    injectHandleTraceHeaders(h, headers, new MeshPropagator({ prefer: 'b3', inject: ['b3multi'] }));
+    expect(headers).toEqual({ 'x-b3-traceid': TRACE, 'x-b3-spanid': sc.spanId, 'x-b3-sampled': '1', 'x-other': 'kept' });
+    h.end({ statusCode: 200 });
+    // Tracing suppressed: the handle has no span of its own, and the headers stay as they are.
+    const quiet = startServerSpan({ headers: { traceparent: `00-${TRACE}-${PARENT}-01` }, method: 'GET', target: '/', operation: op, tracing: spec(), parentContext: suppressTracing(ROOT_CONTEXT) });
+    const untouched: HeaderBag = { traceparent: 'as sent' };
+    injectHandleTraceHeaders(quiet, untouched);
+    expect(untouched).toEqual({ traceparent: 'as sent' });
+  });
+
   it('joins the caller, names the span as Istio does, and records HTTP semantic conventions', () => {
     const headers: HeaderBag = { traceparent: `00-${TRACE}-${PARENT}-01`, 'user-agent': 'curl/8', 'x-request-id': 'req-1', 'x-team': 'payments' };
     const local = localWorkload({ namespace: 'default', labels: { app: 'reviews', version: 'v2' }, clusterId: 'Kubernetes' });
