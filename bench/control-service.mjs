@@ -5,7 +5,7 @@
 //   ← { type: 'memory-detail' }  → { type: 'memory-detail', heapSpaces, rssByMapping } where the RSS goes, for
 //                          debugging: V8's spaces (committed and used bytes) and /proc/self/smaps' resident
 //                          bytes by mapping (the node binary, malloc's main arena `[heap]`, anonymous
-//                          mappings: V8's pages, other threads' malloc arenas...); control.mjs does not send it
+//                          mappings: V8's pages, other threads' malloc arenas...); control.mjs sends it with --memory-detail
 //   ← { type: 'stop' }    closes the service and exits 0 (so --cpu-prof writes its profile)
 import { readFileSync } from 'node:fs';
 import v8 from 'node:v8';

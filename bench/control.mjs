@@ -16,7 +16,8 @@
 // heartbeats are refreshed in the store between measurements (as a fleet's heartbeats would
 // keep them healthy), not through 1,000 HTTPS calls a second.
 // Run: pnpm --filter @meshwork/bench run control [-- --quick] [--rounds N] [--starts N]
-//      [--workloads N] [--watchers N] [--namespaces N] [--services N] [--export-all] [--v8-defaults] [--cpu-prof DIR]
+//      [--workloads N] [--watchers N] [--namespaces N] [--services N] [--export-all] [--v8-defaults] [--memory-detail] [--cpu-prof DIR]
+// --memory-detail prints, at each memory reading, the control process's RSS by mapping and V8's spaces.
 // The control service's process applies tuneControlServiceProcess() as `meshwork control` does
 // (its young generation stays small); --v8-defaults runs it with V8's own heap settings.
 import { fork } from 'node:child_process';
@@ -40,11 +41,11 @@ const HEARTBEAT_EVERY_MS = 10_000;
 
 function options(rawArgv) {
   const argv = rawArgv.filter((a) => a !== '--');
-  const flags = new Set(['--quick', '--export-all', '--v8-defaults']);
+  const flags = new Set(['--quick', '--export-all', '--v8-defaults', '--memory-detail']);
   const valued = new Set(['--rounds', '--starts', '--workloads', '--watchers', '--namespaces', '--services', '--cpu-prof']);
   for (let i = 0; i < argv.length; i++) {
     if (flags.has(argv[i])) continue;
-    if (!valued.has(argv[i]) || argv[i + 1] === undefined) throw new Error(`unknown argument ${argv[i]}; usage: control.mjs [--quick] [--rounds N] [--starts N] [--workloads N] [--watchers N] [--namespaces N] [--services N] [--export-all] [--v8-defaults] [--cpu-prof DIR]`);
+    if (!valued.has(argv[i]) || argv[i + 1] === undefined) throw new Error(`unknown argument ${argv[i]}; usage: control.mjs [--quick] [--rounds N] [--starts N] [--workloads N] [--watchers N] [--namespaces N] [--services N] [--export-all] [--v8-defaults] [--memory-detail] [--cpu-prof DIR]`);
     i++;
   }
   const quick = argv.includes('--quick');
@@ -66,6 +67,7 @@ function options(rawArgv) {
     services: num('--services', 10, 1, 100),
     exportAll: argv.includes('--export-all'),
     v8Defaults: argv.includes('--v8-defaults'),
+    memoryDetail: argv.includes('--memory-detail'),
     cpuProfDir: prof >= 0 ? resolve(argv[prof + 1]) : undefined,
   };
 }
@@ -188,7 +190,15 @@ function profileArgs(opts, name = 'watchers') {
   return opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir, '--cpu-prof-name', `${name}.cpuprofile`] : [];
 }
 
-async function controlMemory(control) {
+async function controlMemory(control, opts, what) {
+  if (opts.memoryDetail) {
+    control.child.send({ type: 'memory-detail' });
+    const d = await nextMessage(control.child, 'memory-detail', 10_000, 'control service');
+    const mb = (b) => (b / 1048576).toFixed(1);
+    const maps = Object.entries(d.rssByMapping).filter(([, b]) => b >= 1048576).sort((a, b) => b[1] - a[1]);
+    progress(`memory detail, ${what}: RSS by mapping ${maps.map(([n, b]) => `${n.split('/').pop()} ${mb(b)}`).join(', ')}; ` +
+      `V8 spaces (committed/used) ${d.heapSpaces.filter((s) => s.size >= 1048576).map((s) => `${s.name} ${mb(s.size)}/${mb(s.used)}`).join(', ')}`);
+  }
   control.child.send({ type: 'memory' });
   return nextMessage(control.child, 'memory', 10_000, 'control service');
 }
@@ -238,7 +248,7 @@ async function main() {
   const control = await startControl(dataDir, opts);
   await fleet.keepHealthy(true);
   await sleep(2500); // a poll or two: the hub has loaded the store
-  const memIdle = await controlMemory(control);
+  const memIdle = await controlMemory(control, opts, 'idle');
 
   const echo = await startEcho(control, topo.tokens.get(`${COLD_NAMESPACE}/${COLD_TARGET}`));
 
@@ -261,7 +271,7 @@ async function main() {
   if (connected.failed > 0) throw new Error(`${connected.failed} watchers could not connect: ${connected.firstError}`);
   progress(`  connected in ${(connected.ms / 1000).toFixed(1)} s; first snapshots ${(connected.firstEventBytes.min / 1024).toFixed(0)}-${(connected.firstEventBytes.max / 1024).toFixed(0)} KB`);
   await sleep(2000);
-  const memConnected = await controlMemory(control);
+  const memConnected = await controlMemory(control, opts, 'watchers connected');
 
   // Round 0 warms up (the JIT of both processes, V8's heap sizing) and is shown, not counted.
   const rounds = [];
@@ -285,7 +295,7 @@ async function main() {
       `${res.missing ? `, ${res.missing} MISSING` : ''}; apply answered in ${res.applyMs.toFixed(0)} ms; ${(res.bytes / 1048576).toFixed(1)} MB pushed; control CPU ${res.controlCpuMs.toFixed(0)} ms, client CPU ${res.clientCpuMs.toFixed(0)} ms`);
   }
   await sleep(1000);
-  const memPushed = await controlMemory(control);
+  const memPushed = await controlMemory(control, opts, 'after the pushes');
 
   // Cold starts, with the watchers still connected (a workload joining this mesh).
   const fresh = [];
