@@ -155,7 +155,7 @@ Object.defineProperty(MeshIncomingMessage.prototype, 'headersDistinct', {
 function rawHeadersShortened(req: IncomingMessage): void {
   const r = req as HeaderLines;
   if (r instanceof MeshIncomingMessage) r[kDistinct] = undefined;
-  else if (typeof r._addHeaderLineDistinct === 'function') r.headersDistinct = distinctOf(r);
+  else r.headersDistinct = distinctOf(r);
 }
 
 /** The record of a request, if telemetry follows it. */

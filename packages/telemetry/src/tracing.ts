@@ -805,13 +805,27 @@ export function startClientSpan(o: ClientSpanOptions): SpanHandle {
 /** Writes the client span's trace headers, replacing stale copies from the inbound request. */
 function injectClient(o: ClientSpanOptions, spec: TracingSpec | undefined, propagator: MeshPropagator, base: Context, validParent: SpanContext | undefined, span: Span, copied: boolean): void {
   if (spec?.disableContextPropagation) return;
-  if (copied && o.requestHeaders === undefined) for (const f of ALL_TRACE_FIELDS) delete o.headers[f];
   const sc = span.spanContext();
-  // Spans come from a tracer or from the ids made here: well-formed, so only the all-zero ids
-  // of a no-op tracer's span need telling apart (the API's check runs two regular expressions).
-  if (sc.traceId === ZERO_TRACE_ID || sc.spanId === ZERO_SPAN_ID) return;
-  propagator.injectSpanContext(sc, o.headers, base.getValue(B3_DEBUG_FLAG_KEY) === '1');
+  const ids = hasIds(sc);
+  // Trace headers copied into the very object written here are stale: replaced as the server's are.
+  const stale = copied && o.requestHeaders === undefined;
+  if (!ids) {
+    if (stale) for (const f of ALL_TRACE_FIELDS) delete o.headers[f];
+    return;
+  }
+  const debug = base.getValue(B3_DEBUG_FLAG_KEY) === '1';
+  if (stale) replaceTraceHeaders(sc, o.headers, propagator, debug);
+  else propagator.injectSpanContext(sc, o.headers, debug);
   if (validParent && o.headers[X_B3_SPAN_ID] !== undefined && validParent.spanId !== sc.spanId) o.headers[X_B3_PARENT_SPAN_ID] = validParent.spanId;
+}
+
+/**
+ * Whether a span carries ids to propagate. Spans come from a tracer, a remote parent the
+ * propagator validated, or the ids made here: well-formed, so only the all-zero ids of a no-op
+ * span need telling apart (the API's isSpanContextValid runs two regular expressions).
+ */
+function hasIds(sc: SpanContext): boolean {
+  return sc.traceId !== ZERO_TRACE_ID && sc.spanId !== ZERO_SPAN_ID;
 }
 
 /**
@@ -831,15 +845,14 @@ export function injectTraceHeaders(ctx: Context, headers: HeaderBag, propagator:
 
 /**
  * injectTraceHeaders for the span of a handle from startServerSpan / startClientSpan, without
- * building the handle's context: its ids come from a tracer, a validated remote parent or
- * this module, so only the all-zero ids of a no-op span need telling apart (the API's
- * validity check runs two regular expressions). What the server pipeline calls per request.
+ * building the handle's context or checking its ids with the API's regular expressions
+ * (hasIds). What the server pipeline calls per request.
  */
 export function injectHandleTraceHeaders(h: SpanHandle, headers: HeaderBag, propagator: MeshPropagator = defaultPropagator): void {
   try {
     const sc = h.span.spanContext();
-    if (sc.traceId === ZERO_TRACE_ID || sc.spanId === ZERO_SPAN_ID || !sc.traceId || !sc.spanId) return;
-    const base = (h as Partial<Handle>).parentContext;
+    if (!hasIds(sc)) return;
+    const base = h instanceof Handle ? h.parentContext : undefined;
     if (base !== undefined && isTracingSuppressed(base)) return;
     replaceTraceHeaders(sc, headers, propagator, base?.getValue(B3_DEBUG_FLAG_KEY) === '1');
   } catch {
