@@ -28,12 +28,14 @@ function newSpaceMb(tune: boolean): { before: number; after: number } {
 }
 
 describe('tuneControlServiceProcess', () => {
-  it('keeps the young generation at the size it has when called, through allocation bursts; V8 alone grows it', () => {
+  it('keeps the young generation from growing past the size it has when called, through allocation bursts; V8 alone grows it', () => {
     // V8 doubles the semi-spaces under load, up to 16-64 MB each depending on the heap limit
     // (importing the package may already have grown them a step: the tuning stops there).
     const tuned = newSpaceMb(true);
     const untuned = newSpaceMb(false);
-    expect(tuned.after).toBe(tuned.before);
+    // Never larger than when called. V8 may still shrink it (seen once under the whole suite's
+    // load: 16 -> 8 MB), which the tuning does not forbid and the control service is glad of.
+    expect(tuned.after).toBeLessThanOrEqual(tuned.before);
     expect(untuned.after).toBeGreaterThanOrEqual(4 * untuned.before);
   }, 120_000);
 });
