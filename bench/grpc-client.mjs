@@ -1,8 +1,11 @@
 // One measured client of the gRPC benchmark (grpc.mjs starts a fresh process per row): a bare
 // grpc-js channel to the upstream, or the same through @meshwork/grpc (a Mesh with the
 // upstream as a service, a VirtualService route with Istio's default retries, LEAST_REQUEST,
-// outlier detection; telemetry as configured). Closed loop at each concurrency; prints JSON.
+// outlier detection; telemetry as configured), or the bare channel sending on every call the
+// metadata the meshed row sends (`bare-headers`: what Istio's headers cost in grpc-js and Node's
+// HTTP/2 alone, with no mesh code). Closed loop at each concurrency; prints JSON.
 import * as grpc from '@grpc/grpc-js';
+import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { service } from './grpc-common.mjs';
@@ -10,13 +13,37 @@ import { service } from './grpc-common.mjs';
 const cfg = JSON.parse(process.argv[2]);
 const Client = grpc.makeGenericClientConstructor(service, 'Echo');
 
+/** For `bare-headers`: a fresh copy of the mesh's metadata for each call (the request id new each time, as the mesh makes it). */
+let callMetadata;
+
 async function makeClient() {
   if (cfg.path === 'bare') return new Client(`127.0.0.1:${cfg.port}`, grpc.credentials.createInsecure());
-  const { Mesh } = await import('@meshwork/core');
+  if (cfg.path === 'bare-headers') {
+    // The values the meshed row sends: its Mesh's own exchange headers (same workload, same config).
+    const mesh = makeMesh('mesh');
+    const t = mesh.telemetry;
+    const template = new grpc.Metadata();
+    template.set('x-envoy-peer-metadata-id', t.peerMetadataId);
+    template.set('x-envoy-peer-metadata', t.peerMetadata);
+    template.set('x-envoy-attempt-count', '1');
+    await mesh.close();
+    callMetadata = () => {
+      const md = template.clone();
+      md.set('x-request-id', randomUUID());
+      return md;
+    };
+    return new Client(`127.0.0.1:${cfg.port}`, grpc.credentials.createInsecure());
+  }
+  const mesh = makeMesh(cfg.path);
   const { createMeshClient } = await import('@meshwork/grpc');
-  const mesh = new Mesh({
+  return createMeshClient(Client, 'echo.default:9090', { mesh });
+}
+
+/** The meshed rows' Mesh: the upstream as a service, a route with Istio's default retries, LEAST_REQUEST, outlier detection. */
+function makeMesh(path) {
+  return new Mesh({
     workload: { namespace: 'default', labels: { app: 'bench' } },
-    telemetry: cfg.path === 'mesh' ? undefined : false,
+    telemetry: path === 'mesh' ? undefined : false,
     meshConfig: { extensionProviders: [{ name: 'prometheus', prometheus: {} }], defaultProviders: { metrics: ['prometheus'] } },
     configYaml: `apiVersion: v1
 kind: Service
@@ -46,7 +73,6 @@ spec:
   subsets: [{name: v1, labels: {version: v1}}]
 `,
   });
-  return createMeshClient(Client, 'echo.default:9090', { mesh });
 }
 
 /** The upstream's CPU time in ns: the sum of its threads' schedstat run times (0 where /proc has none). */
@@ -82,7 +108,9 @@ async function load(client, concurrency, ms, record) {
   const cpu0 = process.cpuUsage();
   const server0 = serverCpuNs();
   const t0 = performance.now();
-  const call = () => new Promise((resolve) => client.echo(payload, (err) => resolve(err)));
+  const call = callMetadata
+    ? () => new Promise((resolve) => client.echo(payload, callMetadata(), (err) => resolve(err)))
+    : () => new Promise((resolve) => client.echo(payload, (err) => resolve(err)));
   await Promise.all(Array.from({ length: concurrency }, async () => {
     while (performance.now() < end) {
       const s = performance.now();
@@ -101,6 +129,7 @@ async function load(client, concurrency, ms, record) {
   return { n, errors, firstError, rps: (n * 1000) / elapsed, cpuUs: (cpu.user + cpu.system) / n, serverCpuUs: serverNs > 0 ? serverNs / 1000 / n : NaN, p50: record ? p50(n) : undefined };
 }
 
+const { Mesh } = cfg.path === 'bare' ? {} : await import('@meshwork/core');
 const client = await makeClient();
 await load(client, 32, cfg.warmupMs, false);
 const out = { status: 'ok', results: {} };

@@ -5,6 +5,10 @@
 //   bare        grpc-js channel -> upstream
 //   mesh        @meshwork/grpc (route, LEAST_REQUEST, outlier detection, default retries), metrics on
 //   mesh-notel  the same with telemetry: false
+//   bare-headers  the bare channel sending, on every call, the metadata the mesh row sends
+//               (x-request-id, x-envoy-peer-metadata-id, x-envoy-peer-metadata,
+//               x-envoy-attempt-count): what Istio's headers cost in grpc-js and Node's HTTP/2
+//               with no mesh code at all, so the mesh's own cost shows apart from theirs
 // Prints throughput at concurrency 32, p50 at concurrency 1, client CPU per call, and the
 // issue's ratios (mesh / bare >= 0.90x at c=32; added p50 at c=1 <= 30 us).
 // Run: pnpm --filter @meshwork/bench run grpc [-- --rounds N] [--duration S] [--pretenuring] [--no-pin]
@@ -31,7 +35,7 @@ const rounds = num('--rounds', 3);
 const v8Flags = v8RegimeFlags(argv);
 const measureMs = num('--duration', 3) * 1000;
 const warmupMs = 1000;
-const PATHS = ['bare', 'mesh', 'mesh-notel'];
+const PATHS = ['bare', 'mesh', 'mesh-notel', 'bare-headers'];
 const median = (xs) => {
   const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
   return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
@@ -65,17 +69,20 @@ try {
   const med = (path, c, k) => median(runs[path].filter((o) => o.status === 'ok').map((o) => o.results[c][k]));
   const roundsOf = (path, c, k, f = (x) => x.toFixed(0)) => runs[path].map((o) => (o.status === 'ok' ? f(o.results[c][k]) : 'x')).join(', ');
   for (const p of PATHS) {
-    console.log(`  ${p.padEnd(11)} c=32 ${med(p, 32, 'rps').toFixed(0).padStart(7)} calls/s  CPU client ${med(p, 32, 'cpuUs').toFixed(1).padStart(5)} server ${med(p, 32, 'serverCpuUs').toFixed(1).padStart(5)} us/call   c=1 p50 ${med(p, 1, 'p50').toFixed(0).padStart(4)} us   (c=32 rounds ${roundsOf(p, 32, 'rps')})`);
+    console.log(`  ${p.padEnd(12)} c=32 ${med(p, 32, 'rps').toFixed(0).padStart(7)} calls/s  CPU client ${med(p, 32, 'cpuUs').toFixed(1).padStart(5)} server ${med(p, 32, 'serverCpuUs').toFixed(1).padStart(5)} us/call   c=1 p50 ${med(p, 1, 'p50').toFixed(0).padStart(4)} us   (c=32 rounds ${roundsOf(p, 32, 'rps')})`);
   }
-  const ratio = (a) => median(runs[a].map((o, i) => (o.status === 'ok' && runs.bare[i]?.status === 'ok' ? o.results[32].rps / runs.bare[i].results[32].rps : NaN)));
+  const ratio = (a, b = 'bare') => median(runs[a].map((o, i) => (o.status === 'ok' && runs[b][i]?.status === 'ok' ? o.results[32].rps / runs[b][i].results[32].rps : NaN)));
   const added = (a) => median(runs[a].map((o, i) => (o.status === 'ok' && runs.bare[i]?.status === 'ok' ? o.results[1].p50 - runs.bare[i].results[1].p50 : NaN)));
   const verdict = (ok) => (ok ? 'meets target' : 'MISSES target');
   console.log('\nratios (round by round against the bare row of the same round, then the median):');
   console.log(`  throughput c=32, mesh (metrics on) / bare       ${ratio('mesh').toFixed(2)}x   target >= 0.90x  ${verdict(ratio('mesh') >= 0.9)}`);
   console.log(`  throughput c=32, mesh (telemetry off) / bare    ${ratio('mesh-notel').toFixed(2)}x`);
+  console.log(`  throughput c=32, bare-headers / bare            ${ratio('bare-headers').toFixed(2)}x   (Istio's four headers in grpc-js and Node's HTTP/2, no mesh code)`);
+  console.log(`  throughput c=32, mesh (metrics on) / bare-headers ${ratio('mesh', 'bare-headers').toFixed(2)}x   (the mesh's own cost, both sending the same headers)`);
   console.log(`  added p50 c=1, mesh (metrics on) - bare         ${added('mesh').toFixed(0)} us    target <= 30 us  ${verdict(added('mesh') <= 30)}`);
   console.log(`  added p50 c=1, mesh (telemetry off) - bare      ${added('mesh-notel').toFixed(0)} us`);
   console.log(`  added client CPU/call c=32, mesh - bare         ${(med('mesh', 32, 'cpuUs') - med('bare', 32, 'cpuUs')).toFixed(1)} us`);
+  console.log(`    of which the headers, bare-headers - bare     ${(med('bare-headers', 32, 'cpuUs') - med('bare', 32, 'cpuUs')).toFixed(1)} us`);
   console.log(`  added upstream CPU/call c=32, mesh - bare       ${(med('mesh', 32, 'serverCpuUs') - med('bare', 32, 'serverCpuUs')).toFixed(1)} us (the headers the mesh sends: the upstream is the same bare grpc-js server)`);
   console.log(`run took ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 } finally {
