@@ -5,6 +5,7 @@
 // Input: one JSON argument (see fetch.mjs); output: one JSON line on stdout.
 import { performance, PerformanceObserver } from 'node:perf_hooks';
 import { readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 
 const cfg = JSON.parse(process.argv[2]);
 
@@ -109,7 +110,9 @@ async function load(send, concurrency, ms, { record, maxRequests = cfg.maxReques
 
 async function makeSender() {
   let dispatcher;
-  if (cfg.path === 'mesh' || cfg.path === 'mesh-notel') {
+  /** For mesh-notel-headers: the headers telemetry would add, made fresh for each request as the mesh makes them. */
+  let telemetryHeaders;
+  if (cfg.path === 'mesh' || cfg.path === 'mesh-notel' || cfg.path === 'mesh-notel-headers') {
     let mod;
     try {
       mod = await import('@meshwork/fetch');
@@ -117,17 +120,31 @@ async function makeSender() {
       return { unavailable: errorText(err) };
     }
     if (typeof mod.createMeshDispatcher !== 'function') return { unavailable: '@meshwork/fetch does not export createMeshDispatcher' };
-    dispatcher = mod.createMeshDispatcher({
+    const make = (telemetryOff) => mod.createMeshDispatcher({
       workload: { namespace: 'default', labels: { app: 'bench' } }, configYaml: cfg.meshYaml,
       // Issue #7's setting: Istio metrics on (prom-client's global registry), access logs off (no
       // Telemetry resource asks for them), tracing through a provider at 1 % sampling.
-      telemetry: cfg.path === 'mesh-notel' ? false : undefined,
+      telemetry: telemetryOff ? false : undefined,
       meshConfig: {
         extensionProviders: [{ name: 'prometheus', prometheus: {} }, { name: 'otel', opentelemetry: { service: 'otel-collector.observability.svc.cluster.local', port: 4317 } }],
         defaultProviders: { metrics: ['prometheus'], tracing: ['otel'] },
         defaultTracingSampling: 1,
       },
     });
+    dispatcher = make(cfg.path !== 'mesh');
+    if (cfg.path === 'mesh-notel-headers') {
+      // The exchange values of the meshed row (same workload, same config), then the two ids a
+      // 1 %-sampled request carries, new each request (unsampled: flags 00).
+      const withTelemetry = make(false);
+      const { peerMetadataId, peerMetadata } = withTelemetry.mesh.telemetry;
+      await withTelemetry.close();
+      telemetryHeaders = () => ({
+        'x-request-id': randomUUID(),
+        traceparent: `00-${randomUUID().replaceAll('-', '')}-${randomUUID().slice(0, 8)}${randomUUID().slice(0, 8)}-00`,
+        'x-envoy-peer-metadata-id': peerMetadataId,
+        'x-envoy-peer-metadata': peerMetadata,
+      });
+    }
   }
   const url = cfg.url;
   let send;
@@ -135,7 +152,7 @@ async function makeSender() {
     const { request } = await import('undici');
     const opts = dispatcher ? { dispatcher } : undefined;
     send = async () => {
-      const { statusCode, body } = await request(url, opts);
+      const { statusCode, body } = await request(url, telemetryHeaders ? { dispatcher, headers: telemetryHeaders() } : opts);
       const text = await body.text();
       if (text !== 'ok\n') throw new Error(`HTTP ${statusCode}, unexpected body ${JSON.stringify(text.slice(0, 100))}`);
       return statusCode;
@@ -143,7 +160,7 @@ async function makeSender() {
   } else {
     const opts = dispatcher ? { dispatcher } : undefined;
     send = async () => {
-      const res = await fetch(url, opts);
+      const res = await fetch(url, telemetryHeaders ? { dispatcher, headers: telemetryHeaders() } : opts);
       const text = await res.text();
       if (text !== 'ok\n') throw new Error(`HTTP ${res.status}, unexpected body ${JSON.stringify(text.slice(0, 100))}`);
       return res.status;

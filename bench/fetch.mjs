@@ -8,6 +8,10 @@
 //                     telemetry as issue #7 measures it: Istio metrics on, access logs off, 1%
 //                     trace sampling (a tracing provider in the mesh config, no SDK registered)
 //   mesh, telemetry off  the same with the Mesh option `telemetry: false`
+//   mesh, telemetry off + its headers  the same, the application passing on every request the
+//                     headers telemetry adds (a fresh x-request-id and traceparent, the Mesh's
+//                     x-envoy-peer-metadata and -id): what those headers cost undici and the
+//                     upstream, apart from the telemetry code that makes them
 // at concurrency 1 and 32: throughput, p50/p99 latency, client CPU per request, CPU per request
 // of each nginx, client RSS. Each (API, path) runs in a fresh Node process; rounds are repeated
 // and medians printed, then the ratios the issue sets targets for.
@@ -60,8 +64,8 @@ function options(rawArgv) {
 
 
 const APIS = ['undici.request', 'fetch'];
-const PATHS = ['bare', 'pair-plain', 'pair-mtls', 'mesh', 'mesh-notel'];
-const PATH_LABEL = { bare: 'bare', 'pair-plain': 'nginx pair, plaintext', 'pair-mtls': 'nginx pair, mTLS', mesh: 'mesh', 'mesh-notel': 'mesh, telemetry off' };
+const PATHS = ['bare', 'pair-plain', 'pair-mtls', 'mesh', 'mesh-notel', 'mesh-notel-headers'];
+const PATH_LABEL = { bare: 'bare', 'pair-plain': 'nginx pair, plaintext', 'pair-mtls': 'nginx pair, mTLS', mesh: 'mesh', 'mesh-notel': 'mesh, telemetry off', 'mesh-notel-headers': 'mesh, telemetry off + its headers' };
 
 // Everything the bench started, for the exit paths (normal end, error, Ctrl-C, SIGTERM).
 const state = { dir: undefined, procs: {}, child: undefined };
@@ -160,6 +164,7 @@ async function main() {
     'pair-mtls': `http://127.0.0.1:${clientTls}/`,
     mesh: 'http://upstream:8080/',
     'mesh-notel': 'http://upstream:8080/',
+    'mesh-notel-headers': 'http://upstream:8080/',
   };
   const yaml = meshYaml(ports);
   const combos = APIS.flatMap((api) => PATHS.map((path) => ({ api, path })));
@@ -328,6 +333,11 @@ async function main() {
       vs(`throughput c=${hi}, mesh / mesh with telemetry off`, 'mesh', hi, thr, 'x', 2, '>= 0.95x', (v) => v >= 0.95);
       vs(`added client CPU/request c=${hi}, telemetry on - off`, 'mesh', hi, cpu, ' us', 1);
       vs(`added p50 c=${lo}, telemetry on - off`, 'mesh', lo, p50, ' us', 0);
+      if (g('mesh-notel-headers').status === 'ok') {
+        vs(`  of which the headers: throughput c=${hi}, telemetry off + its headers / telemetry off`, 'mesh-notel-headers', hi, thr, 'x', 2);
+        vs(`  of which the headers: added client CPU/request c=${hi}`, 'mesh-notel-headers', hi, cpu, ' us', 1);
+        addVs(g('mesh-notel-headers'))(`  the rest (telemetry's code): throughput c=${hi}, mesh / telemetry off + its headers`, 'mesh', hi, thr, 'x', 2);
+      }
     }
     const w = [0, 1, 2].map((i) => Math.max(0, ...rows.map((r) => r[i].length)));
     for (const [what, value, rounds, target] of rows) log(`  ${what.padEnd(w[0])} ${value.padStart(w[1])}  ${rounds.padEnd(w[2])}  ${target}`.trimEnd());
