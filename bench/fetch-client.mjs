@@ -140,7 +140,7 @@ async function makeSender() {
       await withTelemetry.close();
       telemetryHeaders = () => ({
         'x-request-id': randomUUID(),
-        traceparent: `00-${randomUUID().replaceAll('-', '')}-${randomUUID().slice(0, 8)}${randomUUID().slice(0, 8)}-00`,
+        traceparent: `00-${randomUUID().replaceAll('-', '')}-${randomUUID().replaceAll('-', '').slice(0, 16)}-00`,
         'x-envoy-peer-metadata-id': peerMetadataId,
         'x-envoy-peer-metadata': peerMetadata,
       });

@@ -71,8 +71,10 @@ try {
   for (const p of PATHS) {
     console.log(`  ${p.padEnd(12)} c=32 ${med(p, 32, 'rps').toFixed(0).padStart(7)} calls/s  CPU client ${med(p, 32, 'cpuUs').toFixed(1).padStart(5)} server ${med(p, 32, 'serverCpuUs').toFixed(1).padStart(5)} us/call   c=1 p50 ${med(p, 1, 'p50').toFixed(0).padStart(4)} us   (c=32 rounds ${roundsOf(p, 32, 'rps')})`);
   }
-  const ratio = (a, b = 'bare') => median(runs[a].map((o, i) => (o.status === 'ok' && runs[b][i]?.status === 'ok' ? o.results[32].rps / runs[b][i].results[32].rps : NaN)));
-  const added = (a) => median(runs[a].map((o, i) => (o.status === 'ok' && runs.bare[i]?.status === 'ok' ? o.results[1].p50 - runs.bare[i].results[1].p50 : NaN)));
+  /** f of row a's results against row b's of the same round, then the median over rounds. */
+  const roundByRound = (a, b, f) => median(runs[a].map((o, i) => (o.status === 'ok' && runs[b][i]?.status === 'ok' ? f(o.results, runs[b][i].results) : NaN)));
+  const ratio = (a, b = 'bare') => roundByRound(a, b, (x, y) => x[32].rps / y[32].rps);
+  const added = (a) => roundByRound(a, 'bare', (x, y) => x[1].p50 - y[1].p50);
   const verdict = (ok) => (ok ? 'meets target' : 'MISSES target');
   console.log('\nratios (round by round against the bare row of the same round, then the median):');
   console.log(`  throughput c=32, mesh (metrics on) / bare       ${ratio('mesh').toFixed(2)}x   target >= 0.90x  ${verdict(ratio('mesh') >= 0.9)}`);
@@ -81,6 +83,7 @@ try {
   console.log(`  throughput c=32, mesh (metrics on) / bare-headers ${ratio('mesh', 'bare-headers').toFixed(2)}x   (the mesh's own cost, both sending the same headers)`);
   console.log(`  added p50 c=1, mesh (metrics on) - bare         ${added('mesh').toFixed(0)} us    target <= 30 us  ${verdict(added('mesh') <= 30)}`);
   console.log(`  added p50 c=1, mesh (telemetry off) - bare      ${added('mesh-notel').toFixed(0)} us`);
+  console.log(`  added p50 c=1, bare-headers - bare              ${added('bare-headers').toFixed(0)} us`);
   console.log(`  added client CPU/call c=32, mesh - bare         ${(med('mesh', 32, 'cpuUs') - med('bare', 32, 'cpuUs')).toFixed(1)} us`);
   console.log(`    of which the headers, bare-headers - bare     ${(med('bare-headers', 32, 'cpuUs') - med('bare', 32, 'cpuUs')).toFixed(1)} us`);
   console.log(`  added upstream CPU/call c=32, mesh - bare       ${(med('mesh', 32, 'serverCpuUs') - med('bare', 32, 'serverCpuUs')).toFixed(1)} us (the headers the mesh sends: the upstream is the same bare grpc-js server)`);
