@@ -19,7 +19,7 @@
 //      [--workloads N] [--watchers N] [--namespaces N] [--services N] [--export-all] [--v8-defaults] [--memory-detail] [--cpu-prof DIR]
 // --memory-detail prints, at each memory reading, the control process's RSS by mapping and V8's spaces.
 // The control service's process applies tuneControlServiceProcess() as `meshwork control` does
-// (its young generation stays small); --v8-defaults runs it with V8's own heap settings.
+// (its young generation stays small, Maglev off); --v8-defaults runs it with V8's own settings.
 import { fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -29,6 +29,7 @@ import { fileURLToPath } from 'node:url';
 import { Mesh } from '@meshwork/core';
 import { createMeshServer, meshworkOf } from '@meshwork/server';
 import { hashToken, openSqliteStore } from '@meshwork/control';
+import { CONTROL_SERVICE_V8_FLAGS } from '@meshwork/control/process';
 import { loadObjects, validateResources } from '@meshwork/policy';
 import { runJsonChild } from './child.mjs';
 import { cpuTicks } from './fetch-nginx.mjs';
@@ -358,7 +359,7 @@ async function main() {
     log(`${(r.round === 0 ? 'warm-up' : String(r.round)).padStart(7)}  ${fmt(r.p50).padStart(6)}  ${fmt(r.p99).padStart(6)}  ${fmt(r.max).padStart(6)}  ${String(r.missing).padStart(7)}  ${fmt(r.applyMs).padStart(17)}  ${fmt(mb(r.bytes), 1).padStart(9)}  ${fmt(r.controlCpuMs).padStart(14)}  ${fmt(r.clientCpuMs).padStart(13)}`);
   }
   log();
-  log(`control service heap: ${opts.v8Defaults ? "V8's defaults (--v8-defaults)" : 'as `meshwork control` runs it (tuneControlServiceProcess: --semi-space-growth-factor=1)'}`);
+  log(`control service heap: ${opts.v8Defaults ? "V8's defaults (--v8-defaults)" : `as \`meshwork control\` runs it (tuneControlServiceProcess: ${CONTROL_SERVICE_V8_FLAGS})`}`);
   log('control service memory (MB)        RSS   peak RSS  heap total  heap used  live heap  external   (live heap: after a full GC, read after the RSS)');
   for (const [what, m] of [['idle, workloads loaded', memIdle], [`${watchers.length} watchers connected`, memConnected], ['after the pushes', memPushed]]) {
     log(`${what.padEnd(32)} ${fmt(mb(m.vmRss), 1).padStart(6)}  ${fmt(mb(m.vmHwm), 1).padStart(8)}  ${fmt(mb(m.heapTotal), 1).padStart(10)}  ${fmt(mb(m.heapUsed), 1).padStart(9)}  ${fmt(mb(m.liveHeap), 1).padStart(9)}  ${fmt(mb(m.external), 1).padStart(8)}`);

@@ -38,4 +38,20 @@ describe('tuneControlServiceProcess', () => {
     expect(tuned.after).toBeLessThanOrEqual(tuned.before);
     expect(untuned.after).toBeGreaterThanOrEqual(4 * untuned.before);
   }, 120_000);
+
+  it('turns Maglev off: a function asked to tier up to Maglev does not run Maglev code; without the tuning it does', () => {
+    // V8's test intrinsics (--allow-natives-syntax) ask for a Maglev compile and report the tier.
+    const tier = (tune: boolean) => execFileSync(process.execPath, ['--allow-natives-syntax', '--input-type=module', '-e', `
+      const { tuneControlServiceProcess } = await import(${JSON.stringify(entry)});
+      if (${tune} && !tuneControlServiceProcess()) throw new Error('flags refused');
+      function add(a, b) { return a + b; }
+      %PrepareFunctionForOptimization(add);
+      add(1, 2); add(3, 4);
+      %OptimizeMaglevOnNextCall(add);
+      add(5, 6);
+      process.stdout.write(String(%ActiveTierIsMaglev(add)));
+    `], { encoding: 'utf8', timeout: 60_000 });
+    expect(tier(false)).toBe('true');
+    expect(tier(true)).toBe('false');
+  }, 120_000);
 });
