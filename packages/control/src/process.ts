@@ -21,17 +21,15 @@ import v8 from 'node:v8';
  * free stays in those threads' malloc arenas: with 1,000 watchers, anonymous memory after the
  * pushes was 71-88 MB with Maglev and 59-75 MB without, the RSS 209-226 MB (median 218) vs
  * 195-213 MB (median 199) in quick runs of `npm run bench:control` (2026-11-24), with no
- * measurable change in push latency (p99 190-223 ms vs 183-223 ms). V8 checks it at each tier-up decision, so it too
- * works after start-up.
+ * measurable change in push latency (p99 190-223 ms vs 183-223 ms). V8 checks it at each
+ * tier-up decision, so it too works after start-up.
  */
 export const CONTROL_SERVICE_V8_FLAGS = '--semi-space-growth-factor=1 --no-maglev';
 
 /**
- * Applies CONTROL_SERVICE_V8_FLAGS to this process; `meshwork control` calls it before starting
- * the service. Measured by `npm run bench:control -- --quick` (1,000 TLS watchers, 10,000
- * workloads): RSS after the pushes 345 -> 222-224 MB, push p99 201-205 -> 183-185 ms (smaller
- * scavenges, and the pushes' garbage stays in cache). Returns false where this Node refuses
- * runtime flags (the service then runs with V8's defaults).
+ * Applies CONTROL_SERVICE_V8_FLAGS to this process (what each flag saves is said there and in
+ * the README's "Heap tuning"); `meshwork control` calls it before starting the service. Returns
+ * false where this Node refuses runtime flags (the service then runs with V8's defaults).
  */
 export function tuneControlServiceProcess(): boolean {
   try {
