@@ -10,7 +10,7 @@
  * When the response closes: the facts go to the Mesh's telemetry. One record object and one
  * shared listener per request; nothing at all when the Mesh's telemetry is off.
  */
-import { IncomingMessage, type ServerResponse } from 'node:http';
+import { IncomingMessage, validateHeaderValue, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { InboundFacts, MeshTelemetry } from '@meshwork/core';
@@ -105,8 +105,8 @@ export function startInbound(t: MeshTelemetry, req: IncomingMessage, res: Server
     removePeerMetadata(req.rawHeaders);
     rawHeadersShortened(req);
     // Answer with ours, only to a peer that sent its own (Istio's request_peer_received_).
-    res.setHeader(PEER_METADATA_ID_HEADER, t.peerMetadataId);
-    res.setHeader(PEER_METADATA_HEADER, t.peerMetadata);
+    setCheckedHeader(res, PEER_METADATA_ID_HEADER, t.peerMetadataId);
+    setCheckedHeader(res, PEER_METADATA_HEADER, t.peerMetadata);
   }
   const rec: InboundRecord = {
     t, req, start: performance.now(), span, requestId, peer,
@@ -115,6 +115,49 @@ export function startInbound(t: MeshTelemetry, req: IncomingMessage, res: Server
   r[kRecord] = rec;
   res.on('close', onClose);
   return rec;
+}
+
+/**
+ * node:http's own store of a response's headers (the symbol its OutgoingMessage keeps them
+ * under: name in lower case -> [name, value]), found on the first response; null when this
+ * Node keeps them elsewhere.
+ */
+let outHeadersKey: symbol | null | undefined;
+/** Header values already checked with node:http's validateHeaderValue (the exchange pair's few values). */
+const checkedValues = new Set<string>();
+
+/**
+ * `res.setHeader(name, value)` for a value that is the same on every response (the exchange
+ * pair): node:http checks every character of a value on each setHeader, with a regular
+ * expression that costs ~0.36 us for the ~320-character metadata, per response. Here the value
+ * is checked once (the same check, node:http's public validateHeaderValue) and then stored
+ * where setHeader stores it; getHeader, removeHeader and the header block see it as any other.
+ * Anything unusual (headers sent, an unchecked value, another Node's layout) takes setHeader.
+ * `name` is in lower case.
+ */
+function setCheckedHeader(res: ServerResponse, name: string, value: string): void {
+  const key = outHeadersKey !== undefined ? outHeadersKey : (outHeadersKey = Object.getOwnPropertySymbols(res).find((s) => s.description === 'kOutHeaders') ?? null);
+  const r = res as unknown as Record<symbol, Record<string, [string, string]> | null | undefined>;
+  const store = key === null ? undefined : r[key];
+  if (key === null || res.headersSent || (store !== null && typeof store !== 'object') || !checked(name, value)) {
+    res.setHeader(name, value);
+    return;
+  }
+  if (store === null || store === undefined) r[key] = { __proto__: null, [name]: [name, value] } as unknown as Record<string, [string, string]>;
+  else store[name] = [name, value];
+}
+
+function checked(name: string, value: string): boolean {
+  if (checkedValues.has(value)) return true;
+  try {
+    validateHeaderValue(name, value);
+  } catch {
+    return false;
+  }
+  // A workload's metadata changes rarely (a new certificate, a new snapshot): a few values.
+  if (checkedValues.size >= 64) checkedValues.clear();
+  checkedValues.add(value);
+  return true;
 }
 
 const kDistinct = Symbol('@meshwork/server.headersDistinct');

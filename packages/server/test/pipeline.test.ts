@@ -126,6 +126,40 @@ describe('the exchange headers leave no trace in the request the handler gets', 
     await check((server.address() as AddressInfo).port);
   });
 
+  it("the answer pair is an ordinary response header: the handler reads it, may drop it, and the caller gets what is left", async () => {
+    // The pair is stored without setHeader's per-response character check (it is checked once):
+    // it must still be in node:http's own header store, like any header set with setHeader.
+    const inbound = createInbound({ workload: { namespace: 'foo', labels: { app: 'httpbin' } } });
+    const server = http.createServer((req, res) => runInbound(inbound, req, res, (rq, rs) => {
+      const names = rs.getHeaderNames();
+      const id = rs.getHeader('x-envoy-peer-metadata-id');
+      rs.setHeader('x-after', '1');
+      if (rq.url === '/drop') rs.removeHeader('x-envoy-peer-metadata');
+      rs.end(JSON.stringify({ names, id }));
+    }));
+    servers.push(server);
+    server.on('close', () => inbound.close());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const answer = async (path: string) => new Promise<{ headers: http.IncomingHttpHeaders; body: { names: string[]; id: string } }>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port, path, headers: exchange, agent: false }, (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c)).on('end', () => resolve({ headers: res.headers, body: JSON.parse(body) }));
+      }).on('error', reject);
+    });
+    for (let i = 0; i < 3; i++) {
+      const { headers, body } = await answer('/');
+      expect(body.names).toEqual(expect.arrayContaining(['x-envoy-peer-metadata', 'x-envoy-peer-metadata-id']));
+      expect(body.id).toMatch(/^sidecar~/);
+      expect(headers['x-envoy-peer-metadata-id']).toBe(body.id);
+      expect(typeof headers['x-envoy-peer-metadata']).toBe('string');
+      expect(headers['x-after']).toBe('1');
+    }
+    const dropped = await answer('/drop');
+    expect(dropped.headers['x-envoy-peer-metadata']).toBeUndefined();
+    expect(dropped.headers['x-envoy-peer-metadata-id']).toBe(dropped.body.id);
+  });
+
   it('a MeshServer (MeshIncomingMessage): headersDistinct reads rawHeaders as they are', async () => {
     const server = createMeshServer(seen, { workload: { namespace: 'foo', labels: { app: 'httpbin' } } });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
