@@ -161,7 +161,7 @@ async function makeSender() {
   if (cfg.mode === 'mesh') {
     const [{ Mesh }, { createMeshDispatcher }] = await Promise.all([loadCore(), loadFetch()]);
     const identity = cfg.identityDir ? await clientIdentity() : undefined;
-    const mesh = new Mesh({ workload: CLIENT, configYaml: clientMeshYaml(cfg.port), identity });
+    const mesh = new Mesh({ workload: CLIENT, configYaml: clientMeshYaml(cfg.port), identity, ...(cfg.telemetry === false ? { telemetry: false } : {}) });
     const dispatcher = createMeshDispatcher({ mesh });
     const url = `http://${MESH_HOST}:${MESH_PORT}/`;
     const opts = { dispatcher };

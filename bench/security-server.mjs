@@ -1,6 +1,6 @@
 // One measured server of the mesh security benchmark (security.mjs), in its own process so that
 // its CPU time is its own (the client reads /proc/<pid>/task/*/schedstat around each window).
-// Input: one JSON argument { kind, port, identityDir }; prints one JSON line { ready, port, pid }
+// Input: one JSON argument { kind, port, identityDir, telemetry }; prints one JSON line { ready, port, pid }
 // once listening; exits on SIGTERM, or when the runner goes away (stdin closes).
 //
 // kinds:
@@ -17,6 +17,8 @@ import {
 
 const cfg = JSON.parse(process.argv[2]);
 const OK = 'ok\n';
+/** The runner's --no-telemetry: the server's Mesh without metrics, spans and the peer-metadata exchange. */
+const meshTelemetry = cfg.telemetry === false ? { telemetry: false } : {};
 /** Connections accepted so far (a keep-alive row that reconnects shows here). */
 let connections = 0;
 
@@ -63,7 +65,7 @@ async function start() {
     } else {
       const [{ Mesh }, { createMeshServer }] = await Promise.all([loadCore(), loadServer()]);
       const identity = await identitySource();
-      const mesh = new Mesh({ workload: SERVER, configYaml: PERMISSIVE_YAML, identity });
+      const mesh = new Mesh({ workload: SERVER, configYaml: PERMISSIVE_YAML, identity, ...meshTelemetry });
       server = createMeshServer(handler, { mesh, identity });
       closers.push(() => mesh.close(), () => identity.close());
     }
@@ -82,7 +84,7 @@ async function start() {
       app = Fastify({ https: { key: m.keyPem, cert: m.certChainPem, ca: [...m.rootsPem], requestCert: true, rejectUnauthorized: true } });
     } else {
       const [{ Mesh }, { createInbound }, { meshServerFactory, meshworkPlugin }] = await Promise.all([loadCore(), loadServer(), loadFastifyAdapter()]);
-      const mesh = new Mesh({ workload: SERVER, configYaml: AUTHZ_YAML, identity });
+      const mesh = new Mesh({ workload: SERVER, configYaml: AUTHZ_YAML, identity, ...meshTelemetry });
       const inbound = createInbound({ mesh });
       app = Fastify({ serverFactory: meshServerFactory({ inbound, identity }) });
       await app.register(meshworkPlugin, { inbound });

@@ -14,7 +14,7 @@
 // Every server and client runs in a fresh Node process per row and round (client on CPU 0, server
 // on CPU 1); rounds alternate the row order and the medians are printed, then the ratios the issue
 // sets targets for, with each round's value beside them.
-// Run: pnpm --filter @meshwork/bench run security [-- --quick] [--no-pin] [--pretenuring] [--cpu-prof DIR] [--rounds N] [--duration S] [--warmup S] [--parts 1,2,3,4]
+// Run: pnpm --filter @meshwork/bench run security [-- --quick] [--no-pin] [--pretenuring] [--cpu-prof DIR] [--rounds N] [--duration S] [--warmup S] [--parts 1,2,3,4] [--no-telemetry]
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -33,15 +33,15 @@ const median = (xs) => {
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
-const USAGE = 'usage: security.mjs [--quick] [--no-pin] [--pretenuring] [--cpu-prof DIR] [--rounds N] [--duration S] [--warmup S] [--parts 1,2,3,4]';
+const USAGE = 'usage: security.mjs [--quick] [--no-pin] [--pretenuring] [--cpu-prof DIR] [--rounds N] [--duration S] [--warmup S] [--parts 1,2,3,4] [--no-telemetry]';
 
 function options(rawArgv) {
   // pnpm/npm pass a literal `--` through to the script; it separates nothing here.
   const argv = rawArgv.filter((a) => a !== '--');
-  const known = new Set(['--quick', '--no-pin', '--pretenuring', '--cpu-prof', '--rounds', '--duration', '--warmup', '--parts']);
+  const known = new Set(['--quick', '--no-pin', '--pretenuring', '--no-telemetry', '--cpu-prof', '--rounds', '--duration', '--warmup', '--parts']);
   for (let i = 0; i < argv.length; i++) {
     if (!known.has(argv[i])) throw new Error(`unknown argument ${argv[i]}; ${USAGE}`);
-    if (argv[i] !== '--quick' && argv[i] !== '--no-pin' && argv[i] !== '--pretenuring') i++;
+    if (!['--quick', '--no-pin', '--pretenuring', '--no-telemetry'].includes(argv[i])) i++;
   }
   const quick = argv.includes('--quick');
   const num = (name, def, min, max) => {
@@ -59,6 +59,10 @@ function options(rawArgv) {
     parts,
     pin: !argv.includes('--no-pin'),
     v8Flags: v8RegimeFlags(argv),
+    // Every Mesh of the measured processes (clients and servers) with `telemetry: false`: what
+    // mTLS and the inbound pipeline cost without Istio's metrics, spans and peer-metadata
+    // exchange, whose cost issue #7 budgets (bench:fetch measures it).
+    telemetry: !argv.includes('--no-telemetry'),
     cpuProfDir: argv.includes('--cpu-prof') ? argv[argv.indexOf('--cpu-prof') + 1] : undefined,
     rounds: num('--rounds', quick ? 1 : 3, 1, 9),
     // Warm-up at c=32 lasts at least this long and until throughput is steady (see security-client.mjs), at most 3x.
@@ -317,13 +321,14 @@ async function main() {
       let server;
       let res;
       try {
-        if (row.server) server = await startServer({ ...row.server, port: row.server.port ?? 0, identityDir: serverDir });
+        if (row.server) server = await startServer({ ...row.server, port: row.server.port ?? 0, identityDir: serverDir, telemetry: opts.telemetry });
         await row.ready?.();
         const pids = { server: row.serverPid ? row.serverPid() : server.pid, ...(row.extraPids?.() ?? {}) };
         res = await runClient({
           mode: row.client.mode, port: row.client.port ?? server?.port, url: row.client.url ?? `http://127.0.0.1:${server?.port}/`,
           identityDir: row.client.identity ? clientDir : undefined, groups: row.client.groups, simple: row.client.simple, pids, clkTck,
           warmupMs: opts.warmupMs, maxWarmupMs: opts.warmupMs * 3, measureMs: opts.measureMs, concurrencies: opts.concurrencies, maxRequests: opts.maxRequests,
+          telemetry: opts.telemetry,
         }, timeoutMs);
         res.pidNames = Object.keys(pids);
         // Connections the server accepted during the whole client run (warm-up and both windows).
@@ -387,6 +392,9 @@ async function main() {
   log(`node ${process.version} (OpenSSL ${process.versions.openssl}), undici ${pkgVersion('node_modules/undici')}, fastify ${pkgVersion('../packages/fastify/node_modules/fastify')}${nginx ? `, ${version(nginx, ['-v']).replace('nginx version: ', '')} (${(/running with (OpenSSL [\d.a-z]+)/.exec(nginxV) ?? /built with (OpenSSL [\d.a-z]+)/.exec(nginxV) ?? ['', '?'])[1]})` : ''}`);
   log(`${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), load average ${loadBefore[0].toFixed(2)} before, ${loadAfter[0].toFixed(2)} after`);
   log(`Node processes: ${opts.v8Flags.join(' ') || 'V8 defaults'} (one GC regime for every row: bench/child.mjs v8RegimeFlags; --pretenuring for V8's default)`);
+  log(opts.telemetry
+    ? 'Mesh telemetry: on, as Istio ships (metrics, spans, peer-metadata exchange); --no-telemetry measures mTLS and the pipeline without it'
+    : 'Mesh telemetry: OFF (--no-telemetry): every Mesh runs with telemetry: false, so the mesh rows carry no metrics, spans or peer-metadata exchange');
   const warmups = Object.values(raw).flat().filter((r) => r.status === 'ok').map((r) => r.warmupMs / 1000);
   log(`${opts.rounds} round(s) × per concurrency (${opts.warmupMs / 4000} s warm-up + ${opts.measureMs / 1000} s measured), after a warm-up at c=${hi} until steady`);
   log(`(at least ${opts.warmupMs / 1000} s, at most ${opts.warmupMs * 3 / 1000} s; took ${fmt(Math.min(...warmups), 1)}-${fmt(Math.max(...warmups), 1)} s); medians of rounds${opts.quick ? ' — QUICK run: indicative only' : ''}`);
